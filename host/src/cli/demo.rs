@@ -1,0 +1,176 @@
+//! `sqrtspace demo audio`: generates audio, runs the audio pipeline in classic mode and in
+//! the mode auto picks, each in its own process so each peak RSS is its own, checks the two
+//! outputs are the same bytes, and prints the report.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use sqrtspace::generate::{AudioFormat, write_audio};
+use sqrtspace::metrics::{Report, format_secs};
+use sqrtspace::spec::ByteSize;
+
+/// The audio pipeline, built into the binary so the demo runs from any directory.
+const AUDIO_PIPELINE: &str = include_str!("../../../pipelines/audio.ron");
+
+#[derive(Debug, Args)]
+pub struct DemoCommand {
+    #[command(subcommand)]
+    what: Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum Demo {
+    /// The audio pipeline: FFT, band-pass, features, a smoothing IIR kernel, a classifier.
+    Audio(DemoAudio),
+}
+
+#[derive(Debug, Args)]
+struct DemoAudio {
+    /// Seconds of audio to generate.
+    #[arg(long, default_value_t = 600.0)]
+    seconds: f64,
+    /// Keep the generated files in this directory instead of a temporary one.
+    #[arg(long)]
+    keep: Option<std::path::PathBuf>,
+}
+
+fn run_child(dir: &Path, mode: &str) -> anyhow::Result<Report> {
+    let exe = std::env::current_exe().context("cannot find the sqrtspace executable")?;
+    let output = dir.join(format!("{mode}.npy"));
+    let metrics = dir.join(format!("{mode}.json"));
+    let status = Command::new(exe)
+        .arg("run")
+        .arg(dir.join("audio.ron"))
+        .arg("--input")
+        .arg(dir.join("audio.wav"))
+        .arg("--output")
+        .arg(&output)
+        .arg("--mode")
+        .arg(mode)
+        .arg("--metrics-json")
+        .arg(&metrics)
+        .status()
+        .context("cannot start a child run")?;
+    if !status.success() {
+        bail!("the {mode} run failed ({status})");
+    }
+    let text = std::fs::read_to_string(&metrics)?;
+    serde_json::from_str(&text).with_context(|| format!("reading {}", metrics.display()))
+}
+
+impl DemoCommand {
+    pub fn execute(self) -> anyhow::Result<()> {
+        let Demo::Audio(args) = self.what;
+        let temp;
+        let dir = match &args.keep {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                dir.as_path()
+            }
+            None => {
+                temp = tempfile::tempdir()?;
+                temp.path()
+            }
+        };
+        std::fs::write(dir.join("audio.ron"), AUDIO_PIPELINE)?;
+        let spec = sqrtspace::Spec::from_ron(AUDIO_PIPELINE, "audio.ron")?;
+        let samples = (args.seconds * f64::from(spec.sample_rate)).round() as u64;
+        eprintln!("generating {} s of audio ...", args.seconds);
+        write_audio(
+            &dir.join("audio.wav"),
+            AudioFormat::Wav16,
+            samples,
+            spec.sample_rate,
+            1,
+        )?;
+        eprintln!("running classic (the baseline) and auto, each in its own process ...");
+        let classic = run_child(dir, "classic")?;
+        let auto = run_child(dir, "auto")?;
+        let identical =
+            std::fs::read(dir.join("classic.npy"))? == std::fs::read(dir.join("auto.npy"))?;
+        println!("{}", comparison(&auto, &classic, identical, args.seconds));
+        if !identical {
+            bail!("the outputs differ");
+        }
+        Ok(())
+    }
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}x", a / b)
+    } else {
+        "n/a".into()
+    }
+}
+
+fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64) -> String {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "",
+        &format!("{} (auto)", chosen.mode),
+        "classic (baseline)",
+        "ratio",
+    ]);
+    let rss = |r: &Report| r.usage.max_rss_bytes as f64;
+    table.add_row([
+        "peak RSS".to_string(),
+        ByteSize(chosen.usage.max_rss_bytes).to_string(),
+        ByteSize(baseline.usage.max_rss_bytes).to_string(),
+        ratio(rss(chosen), rss(baseline)),
+    ]);
+    table.add_row([
+        "major / minor faults".to_string(),
+        format!(
+            "{} / {}",
+            chosen.usage.major_faults, chosen.usage.minor_faults
+        ),
+        format!(
+            "{} / {}",
+            baseline.usage.major_faults, baseline.usage.minor_faults
+        ),
+        ratio(
+            chosen.usage.minor_faults as f64,
+            baseline.usage.minor_faults as f64,
+        ),
+    ]);
+    table.add_row([
+        "time".to_string(),
+        format_secs(chosen.wall_secs),
+        format_secs(baseline.wall_secs),
+        ratio(chosen.wall_secs, baseline.wall_secs),
+    ]);
+    table.add_row([
+        "windows".to_string(),
+        chosen.run.windows_out.to_string(),
+        baseline.run.windows_out.to_string(),
+        String::new(),
+    ]);
+    format!(
+        "Audio demo: {seconds} s at {} windows of {} samples, hop {}\n\
+         Mode: {} ({})\n\
+         Window: {}   k: {}   Block: {}   LRU: {}   Workers: {}\n\
+         {table}\n\
+         LLC misses: n/a (perf counters are not read yet)\n\
+         Outputs: {}",
+        chosen.run.windows_out,
+        chosen.window,
+        chosen.hop,
+        chosen.mode,
+        chosen.mode_reason,
+        chosen.window,
+        chosen.checkpoint_every,
+        chosen.block,
+        ByteSize(chosen.lru_bytes),
+        chosen.workers,
+        if identical {
+            "bit-identical"
+        } else {
+            "DIFFERENT"
+        }
+    )
+}

@@ -1,0 +1,195 @@
+//! Executors: classic (each stage over the whole stream) and sqrt (depth-first, one block at a
+//! time, with checkpoints and a block cache). Both call the same per-block code, so their
+//! outputs are the same bits.
+
+pub mod cache;
+pub mod checkpoint;
+mod classic;
+mod runner;
+mod sqrt;
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use cache::CacheStats;
+pub use checkpoint::CheckpointStats;
+pub use runner::StageStats;
+
+use crate::io::{Framer, InputError, MemorySink, MemorySource, OutputError, Sink};
+use crate::plan::Plan;
+use crate::spec::Mode;
+use crate::stage::StageError;
+use crate::tensor::Tensor;
+
+/// A half-open range of window indices, `[start, end)`; no end means to the end of the input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WindowRange {
+    /// First window.
+    pub start: u64,
+    /// One past the last window, if bounded.
+    pub end: Option<u64>,
+}
+
+impl WindowRange {
+    /// Every window.
+    pub fn all() -> WindowRange {
+        WindowRange::default()
+    }
+
+    /// Windows `start..end`.
+    pub fn new(start: u64, end: u64) -> WindowRange {
+        WindowRange {
+            start,
+            end: Some(end),
+        }
+    }
+}
+
+impl std::str::FromStr for WindowRange {
+    type Err = String;
+    /// `t0:t1`, `t0:` or `:t1`.
+    fn from_str(s: &str) -> Result<WindowRange, String> {
+        let bad = || format!("`{s}` is not a window range; write t0:t1, t0: or :t1");
+        let (a, b) = s.split_once(':').ok_or_else(bad)?;
+        let start = if a.is_empty() {
+            0
+        } else {
+            a.trim().parse().map_err(|_| bad())?
+        };
+        let end = if b.is_empty() {
+            None
+        } else {
+            Some(b.trim().parse().map_err(|_| bad())?)
+        };
+        if end.is_some_and(|e| e < start) {
+            return Err(format!("window range `{s}` ends before it starts"));
+        }
+        Ok(WindowRange { start, end })
+    }
+}
+
+/// A run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A stage reported an error.
+    #[error("stage `{stage}` failed on windows {t0}..{t1}: {source}")]
+    Stage {
+        /// The stage.
+        stage: String,
+        /// First window of the block.
+        t0: u64,
+        /// One past the last window of the block.
+        t1: u64,
+        /// What it said.
+        source: StageError,
+    },
+    /// A stage returned something other than what it declared.
+    #[error("stage `{stage}` returned {found} for windows {t0}..{t1}, but it declared {expected}")]
+    BadOutput {
+        /// The stage.
+        stage: String,
+        /// First window of the block.
+        t0: u64,
+        /// One past the last window of the block.
+        t1: u64,
+        /// What it declared.
+        expected: String,
+        /// What came back.
+        found: String,
+    },
+    /// Reading the input failed.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Writing the output failed.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// A broken invariant of the executor itself.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What a run did: the counters the report shows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunStats {
+    /// The executor that ran.
+    pub mode: Mode,
+    /// Rows written to the sink.
+    pub windows_out: u64,
+    /// Samples read from the input (re-reads included).
+    pub samples_read: u64,
+    /// Time from the first block to the last row written.
+    #[serde(serialize_with = "as_secs", deserialize_with = "from_secs")]
+    pub elapsed: Duration,
+    /// Per stage, in plan order (the input first).
+    pub stages: Vec<StageStats>,
+    /// Block cache counters (sqrt mode).
+    pub cache: CacheStats,
+    /// Checkpoint counters (sqrt mode).
+    pub checkpoints: CheckpointStats,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn from_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let secs = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+}
+
+/// Runs `plan` over the windows of `framer` in `range`, writing the target's rows to `sink`
+/// with the executor the plan chose.
+pub fn run(
+    plan: &Plan,
+    framer: &mut Framer,
+    range: WindowRange,
+    sink: &mut dyn Sink,
+) -> Result<RunStats, ExecError> {
+    let started = Instant::now();
+    let (windows_out, stages, cache, checkpoints) = match plan.mode {
+        Mode::Classic => {
+            let mut runner = runner::Runner::new(plan)?;
+            let written = classic::run(plan, &mut runner, framer, range, sink)?;
+            (
+                written,
+                runner.stats,
+                CacheStats::default(),
+                CheckpointStats::default(),
+            )
+        }
+        Mode::Sqrt | Mode::Auto => {
+            let mut executor = sqrt::SqrtExecutor::new(plan, framer)?;
+            let written = executor.run(range, sink)?;
+            let cache = executor.cache.stats();
+            let checkpoints = executor.ring.stats();
+            (written, executor.runner.stats, cache, checkpoints)
+        }
+    };
+    Ok(RunStats {
+        mode: plan.mode,
+        windows_out,
+        samples_read: framer.samples_read(),
+        elapsed: started.elapsed(),
+        stages,
+        cache,
+        checkpoints,
+    })
+}
+
+/// Runs `plan` over samples in memory and returns the target's rows in `range`.
+///
+/// ```
+/// use sqrtspace::{evaluate, Plan, Spec, WindowRange};
+/// let spec = Spec::from_ron(r#"(window: 4, hop: 2, sample_rate: 8,
+///     stages: [(name: "fft", inputs: ["input"], op: WindowFft(window: Rectangular))])"#, "doc").unwrap();
+/// let plan = Plan::new(&spec, None).unwrap();
+/// let rows = evaluate(&plan, vec![1.0; 10], WindowRange::all()).unwrap();
+/// assert_eq!((rows.rows(), rows.row_shape()), (4, &[3][..]));
+/// ```
+pub fn evaluate(plan: &Plan, samples: Vec<f32>, range: WindowRange) -> Result<Tensor, ExecError> {
+    let mut framer = Framer::new(Box::new(MemorySource::new(samples)), plan.window, plan.hop);
+    let mut sink = MemorySink::new(&plan.target_node().port.layout);
+    run(plan, &mut framer, range, &mut sink)?;
+    Ok(sink.tensor)
+}

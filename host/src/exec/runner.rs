@@ -1,0 +1,157 @@
+//! The per-block code both executors share: one call of a stage or kernel on a block, timed,
+//! counted, and checked against the layout the plan promised before anything reads it.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::ExecError;
+use crate::plan::{NodeId, Plan};
+use crate::stage::{Instance, StageCall};
+use crate::tensor::{Tensor, TensorView};
+
+/// Counters of one stage over a run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StageStats {
+    /// The stage.
+    pub name: String,
+    /// Its operator.
+    pub op: String,
+    /// Calls (blocks).
+    pub calls: u64,
+    /// Windows computed; more than the output has when blocks are recomputed.
+    pub windows: u64,
+    /// Time inside the stage.
+    pub nanos: u64,
+    /// Bytes of output produced.
+    pub bytes_out: u64,
+}
+
+/// Instances of every needed stage, and their counters.
+pub(crate) struct Runner<'p> {
+    plan: &'p Plan,
+    instances: Vec<Option<Instance>>,
+    pub(crate) stats: Vec<StageStats>,
+}
+
+impl<'p> Runner<'p> {
+    pub(crate) fn new(plan: &'p Plan) -> Result<Runner<'p>, ExecError> {
+        let mut instances = Vec::with_capacity(plan.nodes().len());
+        let mut stats = Vec::with_capacity(plan.nodes().len());
+        for node in plan.nodes() {
+            let instance = match (&node.op, node.needed) {
+                (Some(op), true) => Some(op.instantiate().map_err(|source| ExecError::Stage {
+                    stage: node.name.clone(),
+                    t0: 0,
+                    t1: 0,
+                    source,
+                })?),
+                _ => None,
+            };
+            instances.push(instance);
+            stats.push(StageStats {
+                name: node.name.clone(),
+                op: node.op_name.to_string(),
+                ..StageStats::default()
+            });
+        }
+        Ok(Runner {
+            plan,
+            instances,
+            stats,
+        })
+    }
+
+    /// Runs `node` on one block: `rows` output rows from window `t0`, each input holding
+    /// `context_rows` earlier rows first.
+    pub(crate) fn call(
+        &mut self,
+        node: NodeId,
+        t0: u64,
+        rows: usize,
+        context_rows: usize,
+        inputs: &[TensorView<'_>],
+    ) -> Result<Tensor, ExecError> {
+        let spec = &self.plan.nodes()[node];
+        let t1 = t0 + rows as u64;
+        let call = StageCall {
+            t0,
+            rows,
+            context_rows,
+            inputs,
+        };
+        let mut out = Tensor::empty(&spec.port.layout);
+        let started = Instant::now();
+        let result = match self.instances[node].as_mut() {
+            Some(Instance::Stage(stage)) => stage.process(&call, &mut out),
+            Some(Instance::Kernel(kernel)) => kernel.step(&call, &mut out),
+            None => {
+                return Err(ExecError::Internal(format!(
+                    "stage `{}` has no instance",
+                    spec.name
+                )));
+            }
+        };
+        let nanos = started.elapsed().as_nanos() as u64;
+        result.map_err(|source| ExecError::Stage {
+            stage: spec.name.clone(),
+            t0,
+            t1,
+            source,
+        })?;
+        if out.rows() != rows || out.layout() != spec.port.layout {
+            return Err(ExecError::BadOutput {
+                stage: spec.name.clone(),
+                t0,
+                t1,
+                expected: format!("{} rows of {}", rows, spec.port.layout),
+                found: format!("{} rows of {}", out.rows(), out.layout()),
+            });
+        }
+        let stats = &mut self.stats[node];
+        stats.calls += 1;
+        stats.windows += rows as u64;
+        stats.nanos += nanos;
+        stats.bytes_out += (rows * spec.port.layout.row_bytes()) as u64;
+        Ok(out)
+    }
+
+    fn kernel(&mut self, node: NodeId) -> Result<&mut Box<dyn crate::stage::Kernel>, ExecError> {
+        match self.instances[node].as_mut() {
+            Some(Instance::Kernel(kernel)) => Ok(kernel),
+            _ => Err(ExecError::Internal(format!(
+                "stage `{}` is not a kernel",
+                self.plan.nodes()[node].name
+            ))),
+        }
+    }
+
+    /// Puts a kernel in its initial state.
+    pub(crate) fn reset(&mut self, node: NodeId) -> Result<(), ExecError> {
+        self.kernel(node)?.reset();
+        Ok(())
+    }
+
+    /// A kernel's state as bytes.
+    pub(crate) fn save_state(&mut self, node: NodeId) -> Result<Vec<u8>, ExecError> {
+        Ok(self.kernel(node)?.save_state())
+    }
+
+    /// Restores a kernel's state saved at window `t`.
+    pub(crate) fn load_state(
+        &mut self,
+        node: NodeId,
+        t: u64,
+        state: &[u8],
+    ) -> Result<(), ExecError> {
+        let name = self.plan.nodes()[node].name.clone();
+        self.kernel(node)?
+            .load_state(state)
+            .map_err(|source| ExecError::Stage {
+                stage: name,
+                t0: t,
+                t1: t,
+                source,
+            })
+    }
+}

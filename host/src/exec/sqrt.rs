@@ -1,0 +1,195 @@
+//! Sqrt mode: the target is produced one block at a time, each block evaluated depth-first
+//! from the target down to the input. A block of a stage comes from the block cache, from a
+//! checkpoint, or from its inputs' blocks; a kernel's state comes from the block before it, or
+//! from the nearest checkpoint followed by recomputation forward. Memory holds a path of
+//! blocks down the graph, the checkpoints and the cache, whatever the length of the stream.
+
+use std::sync::Arc;
+
+use super::runner::Runner;
+use super::{ExecError, WindowRange};
+use crate::exec::cache::BlockCache;
+use crate::exec::checkpoint::CheckpointRing;
+use crate::io::{Framer, Sink};
+use crate::plan::{INPUT_NODE, NodeId, Plan};
+use crate::tensor::Tensor;
+
+pub(crate) struct SqrtExecutor<'p, 'f> {
+    plan: &'p Plan,
+    pub(crate) runner: Runner<'p>,
+    framer: &'f mut Framer,
+    pub(crate) cache: BlockCache,
+    pub(crate) ring: CheckpointRing,
+    /// For each kernel, the block whose start its current state belongs to.
+    cursor: Vec<Option<u64>>,
+    /// Whether a node's blocks are worth caching: read by several stages, or with context.
+    keep: Vec<bool>,
+    block: u64,
+}
+
+impl<'p, 'f> SqrtExecutor<'p, 'f> {
+    pub(crate) fn new(plan: &'p Plan, framer: &'f mut Framer) -> Result<Self, ExecError> {
+        let nodes = plan.nodes();
+        Ok(SqrtExecutor {
+            plan,
+            runner: Runner::new(plan)?,
+            framer,
+            cache: BlockCache::new(plan.lru_bytes),
+            ring: CheckpointRing::new(
+                nodes.len(),
+                plan.checkpoint_every as u64,
+                plan.checkpoint_slots,
+            ),
+            cursor: vec![None; nodes.len()],
+            keep: nodes
+                .iter()
+                .map(|n| n.needed && (n.fan_out > 1 || n.read_with_context))
+                .collect(),
+            block: plan.block as u64,
+        })
+    }
+
+    /// Writes the target's rows in `range` to `sink`; returns how many.
+    pub(crate) fn run(
+        &mut self,
+        range: WindowRange,
+        sink: &mut dyn Sink,
+    ) -> Result<u64, ExecError> {
+        let target = self.plan.target();
+        let end = range.end.unwrap_or(u64::MAX);
+        let mut written = 0;
+        let mut b = range.start / self.block;
+        while b * self.block < end {
+            let out = self.block(target, b)?;
+            let start = b * self.block;
+            let rows = out.rows() as u64;
+            let lo = range.start.max(start) - start;
+            let hi = end.min(start + rows).saturating_sub(start);
+            if hi > lo {
+                sink.write(start + lo, &out.slice_rows(lo as usize..hi as usize))?;
+                written += hi - lo;
+            }
+            if rows < self.block {
+                break;
+            }
+            b += 1;
+        }
+        Ok(written)
+    }
+
+    /// Block `b` of `node`.
+    pub(crate) fn block(&mut self, node: NodeId, b: u64) -> Result<Arc<Tensor>, ExecError> {
+        if self.keep[node]
+            && let Some(hit) = self.cache.get((node, b))
+        {
+            return Ok(hit);
+        }
+        let t0 = b * self.block;
+        let plan = self.plan;
+        let spec = &plan.nodes()[node];
+        if spec.checkpoint_output
+            && self.ring.is_checkpoint(t0)
+            && let Some(saved) = self.ring.output(node, t0)
+        {
+            return Ok(saved);
+        }
+        let out = if node == INPUT_NODE {
+            Arc::new(self.framer.frame(t0, self.block as usize)?)
+        } else if spec.kernel {
+            self.seek_kernel(node, b)?;
+            self.step_kernel(node, b)?
+        } else {
+            Arc::new(self.compute(node, b)?)
+        };
+        self.keep_block(node, b, &out);
+        Ok(out)
+    }
+
+    /// Files a freshly computed block in the checkpoint ring and the cache, as the plan says.
+    fn keep_block(&mut self, node: NodeId, b: u64, out: &Arc<Tensor>) {
+        let t0 = b * self.block;
+        let plan = self.plan;
+        if plan.nodes()[node].checkpoint_output && self.ring.is_checkpoint(t0) && out.rows() > 0 {
+            self.ring.save_output(node, t0, Arc::clone(out));
+        }
+        if self.keep[node] {
+            self.cache.put((node, b), Arc::clone(out));
+        }
+    }
+
+    /// Brings a kernel's state to the start of block `b`: continue from where it is, or restore
+    /// the nearest checkpoint, or start over, whichever leaves the least to recompute.
+    fn seek_kernel(&mut self, node: NodeId, b: u64) -> Result<(), ExecError> {
+        if self.cursor[node] == Some(b) {
+            return Ok(());
+        }
+        let checkpoint = self.ring.state_at_or_before(node, b * self.block);
+        let from = match (self.cursor[node], checkpoint) {
+            (Some(c), Some((t, _))) if c < b && c * self.block >= t => c,
+            (Some(c), None) if c < b => c,
+            (_, Some((t, state))) => {
+                self.runner.load_state(node, t, &state)?;
+                self.ring.note_restore();
+                t / self.block
+            }
+            (_, None) => {
+                self.runner.reset(node)?;
+                0
+            }
+        };
+        for bb in from..b {
+            let out = self.step_kernel(node, bb)?;
+            self.keep_block(node, bb, &out);
+        }
+        Ok(())
+    }
+
+    /// Steps a kernel whose state is at the start of block `b` over that block.
+    fn step_kernel(&mut self, node: NodeId, b: u64) -> Result<Arc<Tensor>, ExecError> {
+        let out = self.compute(node, b)?;
+        self.cursor[node] = Some(b + 1);
+        let next = (b + 1) * self.block;
+        if out.rows() as u64 == self.block && self.ring.is_checkpoint(next) {
+            let state = self.runner.save_state(node)?;
+            self.ring.save_state(node, next, state);
+        }
+        Ok(Arc::new(out))
+    }
+
+    /// Computes block `b` of a stage from its inputs' blocks (and context rows before them).
+    fn compute(&mut self, node: NodeId, b: u64) -> Result<Tensor, ExecError> {
+        let plan = self.plan;
+        let spec = &plan.nodes()[node];
+        let t0 = b * self.block;
+        let first = t0.saturating_sub(spec.context as u64);
+        let context_rows = (t0 - first) as usize;
+        let mut inputs = Vec::with_capacity(spec.inputs.len());
+        for &input in &spec.inputs {
+            if context_rows == 0 {
+                inputs.push(self.block(input, b)?);
+                continue;
+            }
+            let mut joined = Tensor::empty(&plan.nodes()[input].port.layout);
+            for bb in first / self.block..=b {
+                let part = self.block(input, bb)?;
+                let skip = (first.saturating_sub(bb * self.block) as usize).min(part.rows());
+                joined.extend_rows(&part.slice_rows(skip..part.rows()));
+            }
+            inputs.push(Arc::new(joined));
+        }
+        let rows = inputs
+            .first()
+            .map_or(0, |t| t.rows())
+            .saturating_sub(context_rows);
+        if let Some(odd) = inputs.iter().find(|t| t.rows() != rows + context_rows) {
+            return Err(ExecError::Internal(format!(
+                "inputs of `{}` disagree on block {b}: {} rows and {} rows",
+                spec.name,
+                rows + context_rows,
+                odd.rows()
+            )));
+        }
+        let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
+        self.runner.call(node, t0, rows, context_rows, &views)
+    }
+}

@@ -1,0 +1,203 @@
+//! Where samples come from and where results go: streaming sources (WAV, raw f32, `.npy`),
+//! the framer that turns samples into windows, and sinks written block by block to a
+//! temporary file that is renamed into place only when the run succeeds.
+
+mod framer;
+mod npy;
+mod raw;
+mod sink;
+mod wav;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use framer::Framer;
+pub use npy::NpySource;
+pub use raw::RawF32Source;
+pub use sink::{FileSink, MemorySink, OutputError, OutputFormat, Sink};
+pub use wav::WavSource;
+
+/// Samples read per call when filling a block; big enough to amortize calls, small enough to
+/// stay in cache.
+pub(crate) const READ_CHUNK: usize = 1 << 16;
+
+/// A stream of f32 samples, read forward in chunks, and repositioned when it can be.
+pub trait SampleSource: Send {
+    /// The file or stream, for messages.
+    fn describe(&self) -> String;
+    /// Total samples, when known in advance.
+    fn total_samples(&self) -> Option<u64>;
+    /// Samples per second, when the format records it.
+    fn sample_rate(&self) -> Option<u32>;
+    /// Appends up to `max` samples to `out` and returns how many; 0 only at the end.
+    fn read_into(&mut self, out: &mut Vec<f32>, max: usize) -> Result<usize, InputError>;
+    /// Moves so that the next read starts at sample `position`; `Ok(false)` when the source
+    /// cannot seek.
+    fn seek(&mut self, position: u64) -> Result<bool, InputError>;
+}
+
+/// The input could not be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// Opening failed.
+    #[error("cannot open input {path}: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Reading failed.
+    #[error("cannot read input {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The content is not what its format requires, or a variant we do not read.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The data ends before its header says it does.
+    #[error("{path} is truncated: {message}")]
+    Truncated {
+        /// The file.
+        path: String,
+        /// Where it ends.
+        message: String,
+    },
+    /// A run needed to go back in a stream that cannot seek.
+    #[error("{path}: cannot go back to sample {position}; the input cannot seek")]
+    NotSeekable {
+        /// The stream.
+        path: String,
+        /// Where the run needed to be.
+        position: u64,
+    },
+}
+
+/// Formats a source can be read as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// RIFF WAVE: PCM 8/16/24/32-bit or 32-bit float, any channel count.
+    Wav,
+    /// Little-endian f32 samples with no header.
+    RawF32,
+    /// A 1-D `.npy` array of f32 or f64.
+    Npy,
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputFormat::Wav => "wav",
+            InputFormat::RawF32 => "raw-f32",
+            InputFormat::Npy => "npy",
+        })
+    }
+}
+
+impl InputFormat {
+    /// The format a file name suggests.
+    pub fn from_path(path: &Path) -> Option<InputFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "wav" | "wave" => Some(InputFormat::Wav),
+            "npy" => Some(InputFormat::Npy),
+            "f32" | "raw" | "pcm" => Some(InputFormat::RawF32),
+            _ => None,
+        }
+    }
+}
+
+/// Opens `path` as `format` (or the format its extension names). `channel` picks one channel
+/// of a multi-channel WAV.
+pub fn open_source(
+    path: &Path,
+    format: Option<InputFormat>,
+    channel: Option<usize>,
+) -> Result<Box<dyn SampleSource>, InputError> {
+    let format = match format.or_else(|| InputFormat::from_path(path)) {
+        Some(format) => format,
+        None => {
+            return Err(InputError::Format {
+                path: path.display().to_string(),
+                message:
+                    "cannot tell the format from the file name; pass --format wav, raw-f32 or npy"
+                        .into(),
+            });
+        }
+    };
+    if channel.is_some() && format != InputFormat::Wav {
+        return Err(InputError::Format {
+            path: path.display().to_string(),
+            message: format!("--channel applies to WAV input, but this is {format}"),
+        });
+    }
+    Ok(match format {
+        InputFormat::Wav => Box::new(WavSource::open(path, channel)?),
+        InputFormat::RawF32 => Box::new(RawF32Source::open(path)?),
+        InputFormat::Npy => Box::new(NpySource::open(path)?),
+    })
+}
+
+/// Samples held in memory, for the library API and tests.
+#[derive(Debug, Clone)]
+pub struct MemorySource {
+    samples: std::sync::Arc<[f32]>,
+    position: usize,
+    sample_rate: Option<u32>,
+}
+
+impl MemorySource {
+    /// A source over `samples`.
+    pub fn new(samples: impl Into<std::sync::Arc<[f32]>>) -> MemorySource {
+        MemorySource {
+            samples: samples.into(),
+            position: 0,
+            sample_rate: None,
+        }
+    }
+}
+
+impl SampleSource for MemorySource {
+    fn describe(&self) -> String {
+        format!("{} samples in memory", self.samples.len())
+    }
+
+    fn total_samples(&self) -> Option<u64> {
+        Some(self.samples.len() as u64)
+    }
+
+    fn sample_rate(&self) -> Option<u32> {
+        self.sample_rate
+    }
+
+    fn read_into(&mut self, out: &mut Vec<f32>, max: usize) -> Result<usize, InputError> {
+        let end = self.samples.len().min(self.position + max);
+        out.extend_from_slice(&self.samples[self.position..end]);
+        let n = end - self.position;
+        self.position = end;
+        Ok(n)
+    }
+
+    fn seek(&mut self, position: u64) -> Result<bool, InputError> {
+        self.position = usize::try_from(position)
+            .unwrap_or(usize::MAX)
+            .min(self.samples.len());
+        Ok(true)
+    }
+}
+
+/// The directory a file will be created in ("." for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}

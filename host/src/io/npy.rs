@@ -1,0 +1,228 @@
+//! `.npy` input: npyz reads and checks the header; the samples of a 1-D float array are then
+//! decoded in bulk, straight from the file.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use npyz::{DType, Endianness, TypeChar};
+
+use super::{InputError, READ_CHUNK, SampleSource};
+
+/// A 1-D `.npy` array of f32 (or f64, rounded to f32), either byte order.
+#[derive(Debug)]
+pub struct NpySource {
+    path: String,
+    reader: BufReader<File>,
+    item: usize,
+    big_endian: bool,
+    data_start: u64,
+    len: u64,
+    position: u64,
+    bytes: Vec<u8>,
+}
+
+impl NpySource {
+    /// Opens a `.npy` file holding a 1-D float array.
+    pub fn open(path: &Path) -> Result<NpySource, InputError> {
+        let name = path.display().to_string();
+        let format_error = |message: String| InputError::Format {
+            path: name.clone(),
+            message,
+        };
+        let file = File::open(path).map_err(|source| InputError::Open {
+            path: name.clone(),
+            source,
+        })?;
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let npy = npyz::NpyFile::new(BufReader::new(file))
+            .map_err(|e| format_error(format!("not an .npy file we can read: {e}")))?;
+        let shape = npy.shape().to_vec();
+        let dtype = npy.dtype();
+        let (item, big_endian) = match &dtype {
+            DType::Plain(ty)
+                if ty.type_char() == TypeChar::Float && matches!(ty.size_field(), 4 | 8) =>
+            {
+                (ty.size_field() as usize, ty.endianness() == Endianness::Big)
+            }
+            _ => {
+                return Err(format_error(format!(
+                    "holds {}, but input must be float32 or float64",
+                    dtype.descr()
+                )));
+            }
+        };
+        let [len] = shape[..] else {
+            return Err(format_error(format!(
+                "has shape {shape:?}, but input must be a 1-D array of samples"
+            )));
+        };
+        let mut reader = npy.into_inner();
+        let data_start = reader
+            .stream_position()
+            .map_err(|source| InputError::Read {
+                path: name.clone(),
+                source,
+            })?;
+        let needed = len * item as u64;
+        let available = file_len.saturating_sub(data_start);
+        if available < needed {
+            return Err(InputError::Truncated {
+                path: name,
+                message: format!(
+                    "the header promises {needed} bytes of samples, the file holds {available}"
+                ),
+            });
+        }
+        Ok(NpySource {
+            path: name,
+            reader,
+            item,
+            big_endian,
+            data_start,
+            len,
+            position: 0,
+            bytes: Vec::new(),
+        })
+    }
+}
+
+impl SampleSource for NpySource {
+    fn describe(&self) -> String {
+        self.path.clone()
+    }
+
+    fn total_samples(&self) -> Option<u64> {
+        Some(self.len)
+    }
+
+    fn sample_rate(&self) -> Option<u32> {
+        None
+    }
+
+    fn read_into(&mut self, out: &mut Vec<f32>, max: usize) -> Result<usize, InputError> {
+        let left = usize::try_from(self.len - self.position).unwrap_or(usize::MAX);
+        let n = left.min(max).min(READ_CHUNK);
+        if n == 0 {
+            return Ok(0);
+        }
+        self.bytes.resize(n * self.item, 0);
+        self.reader
+            .read_exact(&mut self.bytes)
+            .map_err(|source| InputError::Read {
+                path: self.path.clone(),
+                source,
+            })?;
+        match (self.item, self.big_endian) {
+            (4, false) => out.extend(
+                self.bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            ),
+            (4, true) => out.extend(
+                self.bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            ),
+            (_, big) => out.extend(self.bytes.chunks_exact(8).map(|b| {
+                let bytes = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+                (if big {
+                    f64::from_be_bytes(bytes)
+                } else {
+                    f64::from_le_bytes(bytes)
+                }) as f32
+            })),
+        }
+        self.position += n as u64;
+        Ok(n)
+    }
+
+    fn seek(&mut self, position: u64) -> Result<bool, InputError> {
+        let position = position.min(self.len);
+        self.reader
+            .seek(SeekFrom::Start(
+                self.data_start + position * self.item as u64,
+            ))
+            .map_err(|source| InputError::Read {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.position = position;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use npyz::WriterBuilder;
+
+    fn write<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], values: &[T]) {
+        let file = std::fs::File::create(path).expect("create");
+        let mut w = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(std::io::BufWriter::new(file))
+            .begin_nd()
+            .expect("header");
+        for v in values {
+            w.push(v).expect("push");
+        }
+        w.finish().expect("finish");
+    }
+
+    #[test]
+    fn reads_f32_and_f64_and_seeks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let values: Vec<f32> = (0..300).map(|i| (i as f32).sin()).collect();
+        let path = dir.path().join("a.npy");
+        write(&path, &[300], &values);
+        let mut source = NpySource::open(&path).expect("opens");
+        let mut out = Vec::new();
+        while source.read_into(&mut out, 64).expect("reads") > 0 {}
+        assert_eq!(out, values);
+        source.seek(290).expect("seeks");
+        out.clear();
+        source.read_into(&mut out, 64).expect("reads");
+        assert_eq!(out, values[290..].to_vec());
+
+        let wide: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+        let path = dir.path().join("b.npy");
+        write(&path, &[300], &wide);
+        let mut source = NpySource::open(&path).expect("opens");
+        out.clear();
+        while source.read_into(&mut out, 64).expect("reads") > 0 {}
+        assert_eq!(out, values);
+    }
+
+    #[test]
+    fn rejects_wrong_dtype_rank_and_truncation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("i.npy");
+        write(&path, &[3], &[1i32, 2, 3]);
+        let err = NpySource::open(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("holds '<i4', but input must be float32 or float64"),
+            "{err}"
+        );
+        write(&path, &[2, 2], &[1.0f32, 2.0, 3.0, 4.0]);
+        let err = NpySource::open(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("has shape [2, 2], but input must be a 1-D array of samples"),
+            "{err}"
+        );
+        write(&path, &[4], &[1.0f32, 2.0, 3.0, 4.0]);
+        let bytes = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).expect("truncate");
+        let err = NpySource::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "is truncated: the header promises 16 bytes of samples, the file holds 13"
+            ),
+            "{err}"
+        );
+        std::fs::write(&path, b"not numpy").expect("write");
+        let err = NpySource::open(&path).unwrap_err().to_string();
+        assert!(err.contains("not an .npy file we can read"), "{err}");
+    }
+}

@@ -1,0 +1,489 @@
+//! Where a run's output rows go: `.npy`, CSV or JSON lines, written block by block into a
+//! temporary file beside the destination and renamed over it only when the run has finished,
+//! so a failed or interrupted run never leaves a partial output behind.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use npyz::{NpyWriter, WriterBuilder};
+use tempfile::TempPath;
+
+use super::parent_dir;
+use crate::tensor::{Complex32, DType, Element, Layout, Tensor, TensorView};
+
+/// Receives a run's output, one block of rows at a time, in window order.
+pub trait Sink {
+    /// Appends rows; `t0` is the window index of the first.
+    fn write(&mut self, t0: u64, rows: &TensorView<'_>) -> Result<(), OutputError>;
+}
+
+/// The output could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The temporary file could not be created beside the destination.
+    #[error("cannot create output {path}: {source}")]
+    Create {
+        /// The destination.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Writing or committing failed.
+    #[error("cannot write output {path}: {source}")]
+    Write {
+        /// The destination.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The data cannot be written in the chosen format.
+    #[error("output {path}: {message}")]
+    Unsupported {
+        /// The destination.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Output file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// NumPy `.npy`: rows x row elements, the row count written into the header at the end.
+    Npy,
+    /// Comma-separated: a header line, then `t` and the row's values.
+    Csv,
+    /// One JSON object per row: `{"t": 12, "values": [...]}`.
+    Jsonl,
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OutputFormat::Npy => "npy",
+            OutputFormat::Csv => "csv",
+            OutputFormat::Jsonl => "jsonl",
+        })
+    }
+}
+
+impl OutputFormat {
+    /// The format a file name suggests.
+    pub fn from_path(path: &Path) -> Option<OutputFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "npy" => Some(OutputFormat::Npy),
+            "csv" => Some(OutputFormat::Csv),
+            "jsonl" | "ndjson" => Some(OutputFormat::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+enum NpyAny {
+    F32(NpyWriter<f32, BufWriter<File>>),
+    F64(NpyWriter<f64, BufWriter<File>>),
+    C32(NpyWriter<Complex32, BufWriter<File>>),
+    I32(NpyWriter<i32, BufWriter<File>>),
+    U8(NpyWriter<u8, BufWriter<File>>),
+}
+
+enum Writer {
+    Npy(NpyAny),
+    Text { out: BufWriter<File>, csv: bool },
+}
+
+/// An output file, committed by [`FileSink::finish`] and deleted if dropped before that.
+pub struct FileSink {
+    path: PathBuf,
+    temp: TempPath,
+    writer: Writer,
+    rows: u64,
+}
+
+impl fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileSink")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+fn begin<T: npyz::AutoSerialize>(
+    file: BufWriter<File>,
+    row_len: usize,
+    rank1: bool,
+) -> std::io::Result<NpyWriter<T, BufWriter<File>>> {
+    let options = npyz::WriteOptions::new().default_dtype().writer(file);
+    if rank1 {
+        options.begin_1d()
+    } else {
+        options.begin_2d(row_len as u64)
+    }
+}
+
+impl FileSink {
+    /// Creates the temporary file for rows of `layout` in `format`.
+    pub fn create(
+        path: &Path,
+        format: OutputFormat,
+        layout: &Layout,
+    ) -> Result<FileSink, OutputError> {
+        let name = path.display().to_string();
+        let create_error = |source| OutputError::Create {
+            path: name.clone(),
+            source,
+        };
+        let dir = parent_dir(path);
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(
+                ".{}.",
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("output")
+            ))
+            .suffix(".partial")
+            .tempfile_in(&dir)
+            .map_err(create_error)?;
+        let (file, temp) = temp.into_parts();
+        let out = BufWriter::with_capacity(1 << 16, file);
+        let writer = match format {
+            OutputFormat::Npy => {
+                if layout.row_shape.len() > 1 {
+                    return Err(OutputError::Unsupported {
+                        path: name,
+                        message: format!(
+                            "rows of shape {:?}: .npy output holds 1-D rows",
+                            layout.row_shape
+                        ),
+                    });
+                }
+                let rank1 = layout.row_shape.is_empty();
+                let len = layout.row_len();
+                let npy = match layout.dtype {
+                    DType::F32 => begin(out, len, rank1).map(NpyAny::F32),
+                    DType::F64 => begin(out, len, rank1).map(NpyAny::F64),
+                    DType::C32 => begin(out, len, rank1).map(NpyAny::C32),
+                    DType::I32 => begin(out, len, rank1).map(NpyAny::I32),
+                    DType::U8 => begin(out, len, rank1).map(NpyAny::U8),
+                }
+                .map_err(create_error)?;
+                Writer::Npy(npy)
+            }
+            OutputFormat::Csv => {
+                let mut out = out;
+                write_csv_header(&mut out, layout).map_err(create_error)?;
+                Writer::Text { out, csv: true }
+            }
+            OutputFormat::Jsonl => Writer::Text { out, csv: false },
+        };
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            temp,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Completes the file (the `.npy` header gets its row count), syncs it and renames it to
+    /// its destination. Returns the rows written.
+    pub fn finish(self) -> Result<u64, OutputError> {
+        let name = self.path.display().to_string();
+        let write_error = |source| OutputError::Write {
+            path: name.clone(),
+            source,
+        };
+        let file = match self.writer {
+            Writer::Npy(npy) => {
+                let result = match npy {
+                    NpyAny::F32(w) => w.finish(),
+                    NpyAny::F64(w) => w.finish(),
+                    NpyAny::C32(w) => w.finish(),
+                    NpyAny::I32(w) => w.finish(),
+                    NpyAny::U8(w) => w.finish(),
+                };
+                result.map_err(write_error)?;
+                File::open(&self.temp).map_err(write_error)?
+            }
+            Writer::Text { out, .. } => {
+                out.into_inner().map_err(|e| write_error(e.into_error()))?
+            }
+        };
+        file.sync_all().map_err(write_error)?;
+        self.temp
+            .persist(&self.path)
+            .map_err(|e| write_error(e.error))?;
+        Ok(self.rows)
+    }
+}
+
+fn write_csv_header(out: &mut impl Write, layout: &Layout) -> std::io::Result<()> {
+    out.write_all(b"t")?;
+    for i in 0..layout.row_len() {
+        if layout.dtype == DType::C32 {
+            write!(out, ",v{i}_re,v{i}_im")?;
+        } else {
+            write!(out, ",v{i}")?;
+        }
+    }
+    out.write_all(b"\n")
+}
+
+/// Writes a float so that it reads back to the same value; JSON spells non-finite values the
+/// way Python's `json` module does.
+fn write_float(out: &mut impl Write, v: f64, json: bool) -> std::io::Result<()> {
+    match (v.is_finite(), json) {
+        (true, _) => write!(out, "{v:?}"),
+        (false, true) if v.is_nan() => out.write_all(b"NaN"),
+        (false, true) if v > 0.0 => out.write_all(b"Infinity"),
+        (false, true) => out.write_all(b"-Infinity"),
+        (false, false) if v.is_nan() => out.write_all(b"nan"),
+        (false, false) if v > 0.0 => out.write_all(b"inf"),
+        (false, false) => out.write_all(b"-inf"),
+    }
+}
+
+trait TextValue: Element {
+    fn write(self, out: &mut impl Write, json: bool, sep: &[u8]) -> std::io::Result<()>;
+}
+
+macro_rules! text_int {
+    ($ty:ty) => {
+        impl TextValue for $ty {
+            fn write(self, out: &mut impl Write, _: bool, _: &[u8]) -> std::io::Result<()> {
+                write!(out, "{self}")
+            }
+        }
+    };
+}
+text_int!(i32);
+text_int!(u8);
+
+impl TextValue for f32 {
+    // Printing the f32 itself keeps its shortest round-trip form ("0.1", not "0.10000000149").
+    fn write(self, out: &mut impl Write, json: bool, _: &[u8]) -> std::io::Result<()> {
+        if self.is_finite() {
+            write!(out, "{self:?}")
+        } else {
+            write_float(out, f64::from(self), json)
+        }
+    }
+}
+
+impl TextValue for f64 {
+    fn write(self, out: &mut impl Write, json: bool, _: &[u8]) -> std::io::Result<()> {
+        write_float(out, self, json)
+    }
+}
+
+impl TextValue for Complex32 {
+    fn write(self, out: &mut impl Write, json: bool, sep: &[u8]) -> std::io::Result<()> {
+        if json {
+            out.write_all(b"[")?;
+        }
+        self.re.write(out, json, sep)?;
+        out.write_all(sep)?;
+        self.im.write(out, json, sep)?;
+        if json {
+            out.write_all(b"]")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_text<T: TextValue>(
+    out: &mut impl Write,
+    csv: bool,
+    t0: u64,
+    view: &TensorView<'_>,
+) -> std::io::Result<()> {
+    let Ok(rows) = view.typed::<T>() else {
+        return Err(std::io::Error::other("row type changed during the run"));
+    };
+    let sep: &[u8] = if csv { b"," } else { b", " };
+    for (i, row) in rows.iter().enumerate() {
+        let t = t0 + i as u64;
+        if csv {
+            write!(out, "{t}")?;
+        } else {
+            write!(out, "{{\"t\": {t}, \"values\": [")?;
+        }
+        for (j, v) in row.iter().enumerate() {
+            if csv || j > 0 {
+                out.write_all(sep)?;
+            }
+            v.write(out, !csv, sep)?;
+        }
+        out.write_all(if csv { b"\n" } else { b"]}\n" })?;
+    }
+    Ok(())
+}
+
+fn push_npy<T: Element + npyz::Serialize>(
+    w: &mut NpyWriter<T, BufWriter<File>>,
+    view: &TensorView<'_>,
+) -> std::io::Result<()> {
+    let Ok(rows) = view.typed::<T>() else {
+        return Err(std::io::Error::other("row type changed during the run"));
+    };
+    for row in rows.iter() {
+        for v in row {
+            w.push(v)?;
+        }
+    }
+    Ok(())
+}
+
+impl Sink for FileSink {
+    fn write(&mut self, t0: u64, view: &TensorView<'_>) -> Result<(), OutputError> {
+        let result = match &mut self.writer {
+            Writer::Npy(NpyAny::F32(w)) => push_npy(w, view),
+            Writer::Npy(NpyAny::F64(w)) => push_npy(w, view),
+            Writer::Npy(NpyAny::C32(w)) => push_npy(w, view),
+            Writer::Npy(NpyAny::I32(w)) => push_npy(w, view),
+            Writer::Npy(NpyAny::U8(w)) => push_npy(w, view),
+            Writer::Text { out, csv } => match view.dtype() {
+                DType::F32 => write_text::<f32>(out, *csv, t0, view),
+                DType::F64 => write_text::<f64>(out, *csv, t0, view),
+                DType::C32 => write_text::<Complex32>(out, *csv, t0, view),
+                DType::I32 => write_text::<i32>(out, *csv, t0, view),
+                DType::U8 => write_text::<u8>(out, *csv, t0, view),
+            },
+        };
+        result.map_err(|source| OutputError::Write {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        self.rows += view.rows() as u64;
+        Ok(())
+    }
+}
+
+/// Collects output rows in memory: the library's way to get results back.
+#[derive(Debug)]
+pub struct MemorySink {
+    /// The rows received, contiguous.
+    pub tensor: Tensor,
+    /// Window index of the first row received.
+    pub first_t: Option<u64>,
+}
+
+impl MemorySink {
+    /// An empty sink for rows of `layout`.
+    pub fn new(layout: &Layout) -> MemorySink {
+        MemorySink {
+            tensor: Tensor::empty(layout),
+            first_t: None,
+        }
+    }
+}
+
+impl Sink for MemorySink {
+    fn write(&mut self, t0: u64, rows: &TensorView<'_>) -> Result<(), OutputError> {
+        self.first_t.get_or_insert(t0);
+        self.tensor.extend_rows(rows);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(dtype: DType, width: usize) -> Layout {
+        Layout::new(dtype, vec![width])
+    }
+
+    #[test]
+    fn npy_round_trips_through_npyz_with_row_count_patched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.npy");
+        let mut sink =
+            FileSink::create(&path, OutputFormat::Npy, &layout(DType::C32, 2)).expect("creates");
+        let a = Tensor::new(2, vec![2], vec![Complex32::new(1.0, 2.0); 4]).expect("valid");
+        sink.write(0, &a.view()).expect("writes");
+        sink.write(2, &a.slice_rows(0..1)).expect("writes");
+        assert!(!path.exists(), "nothing at the destination before finish");
+        assert_eq!(sink.finish().expect("commits"), 3);
+        let npy = npyz::NpyFile::new(std::fs::File::open(&path).expect("open")).expect("npy");
+        assert_eq!(npy.shape(), &[3, 2]);
+        let values: Vec<Complex32> = npy.into_vec().expect("values");
+        assert_eq!(values[5], Complex32::new(1.0, 2.0));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+        assert_eq!(leftovers.len(), 1, "temporary file renamed, not copied");
+    }
+
+    #[test]
+    fn dropped_sink_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.csv");
+        let mut sink =
+            FileSink::create(&path, OutputFormat::Csv, &layout(DType::F32, 1)).expect("creates");
+        sink.write(
+            0,
+            &Tensor::new(1, vec![1], vec![1.0f32]).expect("valid").view(),
+        )
+        .expect("writes");
+        drop(sink);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+
+    #[test]
+    fn text_formats_spell_values_so_they_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rows = Tensor::new(
+            2,
+            vec![3],
+            vec![
+                0.1f32,
+                f32::NAN,
+                f32::NEG_INFINITY,
+                1e-30,
+                2.0,
+                f32::INFINITY,
+            ],
+        )
+        .expect("valid");
+        let csv_path = dir.path().join("o.csv");
+        let mut sink =
+            FileSink::create(&csv_path, OutputFormat::Csv, &rows.layout()).expect("creates");
+        sink.write(7, &rows.view()).expect("writes");
+        sink.finish().expect("commits");
+        assert_eq!(
+            std::fs::read_to_string(&csv_path).expect("read"),
+            "t,v0,v1,v2\n7,0.1,nan,-inf\n8,1e-30,2.0,inf\n"
+        );
+        let json_path = dir.path().join("o.jsonl");
+        let mut sink =
+            FileSink::create(&json_path, OutputFormat::Jsonl, &rows.layout()).expect("creates");
+        sink.write(7, &rows.view()).expect("writes");
+        sink.finish().expect("commits");
+        assert_eq!(
+            std::fs::read_to_string(&json_path).expect("read"),
+            "{\"t\": 7, \"values\": [0.1, NaN, -Infinity]}\n{\"t\": 8, \"values\": [1e-30, 2.0, Infinity]}\n"
+        );
+    }
+
+    #[test]
+    fn missing_directory_is_a_create_error() {
+        let err = FileSink::create(
+            Path::new("/nonexistent-dir/x.npy"),
+            OutputFormat::Npy,
+            &layout(DType::F32, 1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("cannot create output /nonexistent-dir/x.npy:"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,372 @@
+//! WAV input: hound validates the header and tells the sample format; the samples themselves
+//! are decoded here in bulk, because hound's one-sample-at-a-time reader costs about 15 ns a
+//! sample (2.6 s for an hour of 48 kHz audio) where a bulk decode costs under 1 ns.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::{InputError, READ_CHUNK, SampleSource};
+
+/// A WAV file read one channel at a time, as f32 in [-1, 1).
+#[derive(Debug)]
+pub struct WavSource {
+    path: String,
+    reader: BufReader<File>,
+    encoding: Encoding,
+    bytes_per_sample: usize,
+    block_align: usize,
+    channel: usize,
+    sample_rate: u32,
+    data_start: u64,
+    frames: u64,
+    position: u64,
+    bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Int,
+    Float,
+}
+
+/// Where the samples are, from a walk over the RIFF chunks.
+struct DataLayout {
+    block_align: usize,
+    data_start: u64,
+    data_len: u64,
+}
+
+fn read_layout(reader: &mut impl Read) -> std::io::Result<Option<DataLayout>> {
+    let mut riff = [0u8; 12];
+    reader.read_exact(&mut riff)?;
+    let mut block_align = None;
+    let mut at = 12u64;
+    loop {
+        let mut header = [0u8; 8];
+        reader.read_exact(&mut header)?;
+        at += 8;
+        let len = u64::from(u32::from_le_bytes([
+            header[4], header[5], header[6], header[7],
+        ]));
+        match &header[..4] {
+            b"data" => {
+                return Ok(block_align.map(|block_align| DataLayout {
+                    block_align,
+                    data_start: at,
+                    data_len: len,
+                }));
+            }
+            id => {
+                let mut body = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(1 << 16)];
+                reader.read_exact(&mut body)?;
+                if id == b"fmt " && body.len() >= 14 {
+                    block_align = Some(usize::from(u16::from_le_bytes([body[12], body[13]])));
+                }
+                // Chunks are padded to an even length; skip what the body buffer did not take.
+                let skip = len + (len & 1) - body.len() as u64;
+                std::io::copy(&mut reader.take(skip), &mut std::io::sink())?;
+                at += len + (len & 1);
+            }
+        }
+    }
+}
+
+impl WavSource {
+    /// Opens a WAV file; `channel` picks the channel of a multi-channel file (required then).
+    pub fn open(path: &Path, channel: Option<usize>) -> Result<WavSource, InputError> {
+        let name = path.display().to_string();
+        let format_error = |message: String| InputError::Format {
+            path: name.clone(),
+            message,
+        };
+        let file = File::open(path).map_err(|source| InputError::Open {
+            path: name.clone(),
+            source,
+        })?;
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let mut reader = BufReader::new(file);
+        let spec = hound::WavReader::new(&mut reader)
+            .map_err(|e| format_error(format!("not a WAV file we can read: {e}")))?
+            .spec();
+        reader
+            .seek(SeekFrom::Start(0))
+            .map_err(|source| InputError::Read {
+                path: name.clone(),
+                source,
+            })?;
+        let layout = read_layout(&mut reader)
+            .map_err(|e| format_error(format!("cannot find the sample data: {e}")))?
+            .ok_or_else(|| format_error("no fmt chunk before the data chunk".into()))?;
+        let channels = usize::from(spec.channels);
+        let bytes_per_sample = layout.block_align / channels.max(1);
+        let encoding = match (spec.sample_format, bytes_per_sample) {
+            (hound::SampleFormat::Int, 1..=4) => Encoding::Int,
+            (hound::SampleFormat::Float, 4) => Encoding::Float,
+            (format, bytes) => {
+                return Err(format_error(format!(
+                    "unsupported sample format: {format:?} in {bytes}-byte containers"
+                )));
+            }
+        };
+        if bytes_per_sample * channels != layout.block_align
+            || usize::from(spec.bits_per_sample) > bytes_per_sample * 8
+        {
+            return Err(format_error(format!(
+                "inconsistent format: {} channels of {} bits in frames of {} bytes",
+                channels, spec.bits_per_sample, layout.block_align
+            )));
+        }
+        let channel = match (channel, channels) {
+            (Some(c), n) if c < n => c,
+            (Some(c), n) => {
+                return Err(format_error(format!(
+                    "has {n} channel(s); channel {c} does not exist (channels count from 0)"
+                )));
+            }
+            (None, 1) => 0,
+            (None, n) => {
+                return Err(format_error(format!(
+                    "has {n} channels; choose one with --channel 0..{}",
+                    n - 1
+                )));
+            }
+        };
+        let available = file_len.saturating_sub(layout.data_start);
+        if available < layout.data_len {
+            return Err(InputError::Truncated {
+                path: name,
+                message: format!(
+                    "the header promises {} bytes of samples, the file holds {available}",
+                    layout.data_len
+                ),
+            });
+        }
+        reader
+            .seek(SeekFrom::Start(layout.data_start))
+            .map_err(|source| InputError::Read {
+                path: name.clone(),
+                source,
+            })?;
+        Ok(WavSource {
+            path: name,
+            reader,
+            encoding,
+            bytes_per_sample,
+            block_align: layout.block_align,
+            channel,
+            sample_rate: spec.sample_rate,
+            data_start: layout.data_start,
+            frames: layout.data_len / layout.block_align as u64,
+            position: 0,
+            bytes: Vec::new(),
+        })
+    }
+
+    fn decode(&self, frames: &[u8], out: &mut Vec<f32>) {
+        let offset = self.channel * self.bytes_per_sample;
+        let samples = frames.chunks_exact(self.block_align).map(|f| &f[offset..]);
+        match (self.encoding, self.bytes_per_sample) {
+            (Encoding::Float, _) => {
+                out.extend(samples.map(|s| f32::from_le_bytes([s[0], s[1], s[2], s[3]])));
+            }
+            (Encoding::Int, 1) => out.extend(samples.map(|s| (f32::from(s[0]) - 128.0) / 128.0)),
+            (Encoding::Int, 2) => {
+                out.extend(samples.map(|s| f32::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0));
+            }
+            (Encoding::Int, 3) => out.extend(samples.map(|s| {
+                // Sign-extend 24 bits by placing them in the top of an i32.
+                (i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8) as f32 / 8_388_608.0
+            })),
+            (Encoding::Int, _) => out
+                .extend(samples.map(|s| {
+                    i32::from_le_bytes([s[0], s[1], s[2], s[3]]) as f32 / 2_147_483_648.0
+                })),
+        }
+    }
+}
+
+impl SampleSource for WavSource {
+    fn describe(&self) -> String {
+        self.path.clone()
+    }
+
+    fn total_samples(&self) -> Option<u64> {
+        Some(self.frames)
+    }
+
+    fn sample_rate(&self) -> Option<u32> {
+        Some(self.sample_rate)
+    }
+
+    fn read_into(&mut self, out: &mut Vec<f32>, max: usize) -> Result<usize, InputError> {
+        let left = self.frames - self.position;
+        let frames = usize::try_from(left)
+            .unwrap_or(usize::MAX)
+            .min(max)
+            .min(READ_CHUNK);
+        if frames == 0 {
+            return Ok(0);
+        }
+        self.bytes.resize(frames * self.block_align, 0);
+        if let Err(source) = self.reader.read_exact(&mut self.bytes) {
+            return Err(if source.kind() == std::io::ErrorKind::UnexpectedEof {
+                InputError::Truncated {
+                    path: self.path.clone(),
+                    message: format!(
+                        "samples end before frame {} of the {} the header promises",
+                        self.position + frames as u64,
+                        self.frames
+                    ),
+                }
+            } else {
+                InputError::Read {
+                    path: self.path.clone(),
+                    source,
+                }
+            });
+        }
+        let bytes = std::mem::take(&mut self.bytes);
+        self.decode(&bytes, out);
+        self.bytes = bytes;
+        self.position += frames as u64;
+        Ok(frames)
+    }
+
+    fn seek(&mut self, position: u64) -> Result<bool, InputError> {
+        let position = position.min(self.frames);
+        self.reader
+            .seek(SeekFrom::Start(
+                self.data_start + position * self.block_align as u64,
+            ))
+            .map_err(|source| InputError::Read {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.position = position;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_wav(path: &Path, spec: hound::WavSpec, frames: usize) {
+        let mut w = hound::WavWriter::create(path, spec).expect("create");
+        let full = 1i64 << (spec.bits_per_sample - 1);
+        for i in 0..frames * usize::from(spec.channels) {
+            let x = ((i as f64 * 0.37).sin() * 0.9 + if i % 7 == 0 { -0.95 } else { 0.0 })
+                .clamp(-1.0, 0.999);
+            match spec.sample_format {
+                hound::SampleFormat::Float => w.write_sample(x as f32).expect("write"),
+                hound::SampleFormat::Int => {
+                    let v = (x * full as f64) as i64;
+                    let v = if spec.bits_per_sample == 8 {
+                        v as i8 as i32
+                    } else {
+                        v as i32
+                    };
+                    w.write_sample(v).expect("write")
+                }
+            }
+        }
+        w.finalize().expect("finalize");
+    }
+
+    /// What hound decodes, scaled the way the source scales it.
+    fn hound_samples(path: &Path, channel: usize) -> Vec<f32> {
+        let mut r = hound::WavReader::open(path).expect("open");
+        let spec = r.spec();
+        let channels = usize::from(spec.channels);
+        let all: Vec<f32> = match spec.sample_format {
+            hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.expect("sample")).collect(),
+            hound::SampleFormat::Int => {
+                let scale = (1i64 << (spec.bits_per_sample - 1)) as f32;
+                r.samples::<i32>()
+                    .map(|s| s.expect("sample") as f32 / scale)
+                    .collect()
+            }
+        };
+        all.into_iter().skip(channel).step_by(channels).collect()
+    }
+
+    fn read_all(source: &mut WavSource) -> Vec<f32> {
+        let mut out = Vec::new();
+        while source.read_into(&mut out, 1000).expect("reads") > 0 {}
+        out
+    }
+
+    #[test]
+    fn decodes_every_pcm_width_and_float_like_hound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (bits, format) in [
+            (8, hound::SampleFormat::Int),
+            (16, hound::SampleFormat::Int),
+            (24, hound::SampleFormat::Int),
+            (32, hound::SampleFormat::Int),
+            (32, hound::SampleFormat::Float),
+        ] {
+            for channels in [1u16, 3] {
+                let path = dir.path().join(format!("{bits}-{format:?}-{channels}.wav"));
+                let spec = hound::WavSpec {
+                    channels,
+                    sample_rate: 8000,
+                    bits_per_sample: bits,
+                    sample_format: format,
+                };
+                write_wav(&path, spec, 2500);
+                let channel = usize::from(channels) - 1;
+                let mut source = WavSource::open(&path, Some(channel)).expect("opens");
+                assert_eq!(source.total_samples(), Some(2500));
+                assert_eq!(source.sample_rate(), Some(8000));
+                let got = read_all(&mut source);
+                let expected = hound_samples(&path, channel);
+                assert_eq!(got.len(), expected.len());
+                assert!(
+                    got.iter()
+                        .zip(&expected)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{bits}-bit {format:?} x{channels}"
+                );
+                source.seek(1234).expect("seeks");
+                let mut tail = Vec::new();
+                source.read_into(&mut tail, 10).expect("reads");
+                assert_eq!(tail, expected[1234..1244].to_vec());
+            }
+        }
+    }
+
+    #[test]
+    fn multi_channel_needs_a_channel_and_truncation_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("stereo.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        write_wav(&path, spec, 100);
+        let err = WavSource::open(&path, None).unwrap_err().to_string();
+        assert!(
+            err.ends_with("has 2 channels; choose one with --channel 0..1"),
+            "{err}"
+        );
+        let err = WavSource::open(&path, Some(2)).unwrap_err().to_string();
+        assert!(err.contains("channel 2 does not exist"), "{err}");
+
+        let bytes = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &bytes[..bytes.len() - 11]).expect("truncate");
+        let err = WavSource::open(&path, Some(0)).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "is truncated: the header promises 400 bytes of samples, the file holds 389"
+            ),
+            "{err}"
+        );
+        std::fs::write(&path, b"RIFF\x04\x00\x00\x00WAVEjunk").expect("write");
+        let err = WavSource::open(&path, None).unwrap_err().to_string();
+        assert!(err.contains("not a WAV file we can read"), "{err}");
+    }
+}

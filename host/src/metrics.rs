@@ -1,0 +1,247 @@
+//! What a run cost: peak RSS and page faults (getrusage), bytes read and written
+//! (`/proc/self/io`), per-stage counters, and the report that puts them side by side.
+
+use std::fmt;
+
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use nix::sys::resource::{UsageWho, getrusage};
+use serde::{Deserialize, Serialize};
+
+use crate::exec::RunStats;
+use crate::spec::{ByteSize, Mode};
+
+/// Resource usage of this process so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Peak resident set size (`ru_maxrss`), in bytes.
+    pub max_rss_bytes: u64,
+    /// Page faults served without I/O.
+    pub minor_faults: u64,
+    /// Page faults that needed I/O.
+    pub major_faults: u64,
+    /// CPU time in user mode, seconds.
+    pub user_secs: f64,
+    /// CPU time in the kernel, seconds.
+    pub system_secs: f64,
+}
+
+impl Usage {
+    /// The usage of this process (all threads) until now.
+    pub fn now() -> Usage {
+        match getrusage(UsageWho::RUSAGE_SELF) {
+            Ok(u) => {
+                let secs =
+                    |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
+                Usage {
+                    // Linux reports kilobytes.
+                    max_rss_bytes: u64::try_from(u.max_rss()).unwrap_or(0) * 1024,
+                    minor_faults: u64::try_from(u.minor_page_faults()).unwrap_or(0),
+                    major_faults: u64::try_from(u.major_page_faults()).unwrap_or(0),
+                    user_secs: secs(u.user_time()),
+                    system_secs: secs(u.system_time()),
+                }
+            }
+            Err(_) => Usage::default(),
+        }
+    }
+}
+
+/// I/O counters of this process (`/proc/self/io`); absent where the kernel does not expose
+/// them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IoCounters {
+    /// Bytes passed to read calls (page cache hits included).
+    pub rchar: u64,
+    /// Bytes passed to write calls.
+    pub wchar: u64,
+    /// Bytes fetched from storage.
+    pub read_bytes: u64,
+    /// Bytes sent to storage.
+    pub write_bytes: u64,
+}
+
+impl IoCounters {
+    /// The counters now, if readable.
+    pub fn now() -> Option<IoCounters> {
+        let text = std::fs::read_to_string("/proc/self/io").ok()?;
+        Some(IoCounters::parse(&text))
+    }
+
+    fn parse(text: &str) -> IoCounters {
+        let mut io = IoCounters::default();
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim().parse().unwrap_or(0);
+            match key {
+                "rchar" => io.rchar = value,
+                "wchar" => io.wchar = value,
+                "read_bytes" => io.read_bytes = value,
+                "write_bytes" => io.write_bytes = value,
+                _ => {}
+            }
+        }
+        io
+    }
+}
+
+/// Everything a run reports.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// The pipeline file.
+    pub pipeline: String,
+    /// The input.
+    pub input: String,
+    /// The stage whose rows were written.
+    pub target: String,
+    /// The executor.
+    pub mode: Mode,
+    /// Why that executor.
+    pub mode_reason: String,
+    /// Samples per window.
+    pub window: usize,
+    /// Samples between windows.
+    pub hop: usize,
+    /// Windows per block.
+    pub block: usize,
+    /// Windows between checkpoints.
+    pub checkpoint_every: usize,
+    /// Block cache cap.
+    pub lru_bytes: u64,
+    /// Worker threads.
+    pub workers: usize,
+    /// Wall time of the whole command, seconds.
+    pub wall_secs: f64,
+    /// Process resource usage at the end.
+    pub usage: Usage,
+    /// Process I/O at the end.
+    pub io: Option<IoCounters>,
+    /// The executor's counters.
+    pub run: RunStats,
+}
+
+/// Seconds, with a unit that keeps three significant digits.
+pub fn format_secs(secs: f64) -> String {
+    if secs >= 1.0 {
+        format!("{secs:.2} s")
+    } else if secs >= 1e-3 {
+        format!("{:.1} ms", secs * 1e3)
+    } else {
+        format!("{:.0} µs", secs * 1e6)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Mode: {} ({})", self.mode, self.mode_reason)?;
+        writeln!(
+            f,
+            "Window: {}   Hop: {}   Block: {}   k: {}   LRU: {}   Workers: {}",
+            self.window,
+            self.hop,
+            self.block,
+            self.checkpoint_every,
+            ByteSize(self.lru_bytes),
+            self.workers
+        )?;
+        let run = &self.run;
+        let rate = run.windows_out as f64 / run.elapsed.as_secs_f64().max(1e-9);
+        writeln!(
+            f,
+            "Windows: {} of `{}` in {} ({:.0} windows/s); wall {}",
+            run.windows_out,
+            self.target,
+            format_secs(run.elapsed.as_secs_f64()),
+            rate,
+            format_secs(self.wall_secs)
+        )?;
+        write!(
+            f,
+            "Peak RSS: {}   Faults: {} major, {} minor",
+            ByteSize(self.usage.max_rss_bytes),
+            self.usage.major_faults,
+            self.usage.minor_faults
+        )?;
+        match self.io {
+            Some(io) => writeln!(
+                f,
+                "   Read: {}   Written: {}",
+                ByteSize(io.rchar),
+                ByteSize(io.wchar)
+            )?,
+            None => writeln!(f, "   I/O: n/a (no /proc/self/io)")?,
+        }
+        if self.mode == Mode::Sqrt {
+            let c = &run.cache;
+            let k = &run.checkpoints;
+            writeln!(
+                f,
+                "Cache: {} hits, {} misses, {} evictions ({}), peak {}   Checkpoints: {} states, {} outputs, {} restores, peak {}",
+                c.hits,
+                c.misses,
+                c.evictions,
+                ByteSize(c.evicted_bytes),
+                ByteSize(c.peak_bytes),
+                k.states_saved,
+                k.outputs_saved,
+                k.restores,
+                ByteSize(k.peak_bytes)
+            )?;
+        }
+        let mut table = Table::new();
+        table.load_style(UTF8_FULL_CONDENSED);
+        table.set_header(["stage", "op", "calls", "windows", "time", "share", "output"]);
+        let total: u64 = run.stages.iter().map(|s| s.nanos).sum();
+        for s in run.stages.iter().filter(|s| s.calls > 0) {
+            table.add_row([
+                Cell::new(&s.name),
+                Cell::new(&s.op),
+                Cell::new(s.calls).set_alignment(CellAlignment::Right),
+                Cell::new(s.windows).set_alignment(CellAlignment::Right),
+                Cell::new(format_secs(s.nanos as f64 * 1e-9)).set_alignment(CellAlignment::Right),
+                Cell::new(format!(
+                    "{:.1}%",
+                    100.0 * s.nanos as f64 / total.max(1) as f64
+                ))
+                .set_alignment(CellAlignment::Right),
+                Cell::new(ByteSize(s.bytes_out)).set_alignment(CellAlignment::Right),
+            ]);
+        }
+        write!(f, "{table}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_io() {
+        let io = IoCounters::parse(
+            "rchar: 10\nwchar: 20\nsyscr: 3\nread_bytes: 4096\nwrite_bytes: 0\ncancelled_write_bytes: 0\n",
+        );
+        assert_eq!(
+            io,
+            IoCounters {
+                rchar: 10,
+                wchar: 20,
+                read_bytes: 4096,
+                write_bytes: 0
+            }
+        );
+    }
+
+    #[test]
+    fn usage_sees_this_process() {
+        let usage = Usage::now();
+        assert!(usage.max_rss_bytes > 1 << 20, "{usage:?}");
+    }
+
+    #[test]
+    fn seconds_pick_a_readable_unit() {
+        assert_eq!(format_secs(2.345), "2.35 s");
+        assert_eq!(format_secs(0.0123), "12.3 ms");
+        assert_eq!(format_secs(0.000_05), "50 µs");
+    }
+}

@@ -1,0 +1,474 @@
+//! From a [`Spec`] to a validated [`Plan`]: the stage graph checked and ordered, every
+//! operator built against its inputs, and every setting resolved, with the reason for each
+//! choice the user did not make.
+
+mod graph;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::spec::{Mode, Spec};
+use crate::stage::builtin;
+use crate::stage::{BuildContext, BuildError, Operator, Port};
+use crate::tensor::DType;
+
+/// Largest window accepted: a single row of it is already half a gigabyte of f32.
+const MAX_WINDOW: usize = 1 << 27;
+/// Hot bytes one block may take across all stages when the block size is chosen for the user.
+const AUTO_BLOCK_BYTES: usize = 2 << 20;
+/// Largest block the planner chooses by itself.
+const AUTO_BLOCK_MAX: usize = 4096;
+/// Checkpoint ring slots per stage when the spec does not say.
+const DEFAULT_CHECKPOINT_SLOTS: usize = 64;
+/// Block cache cap when the spec does not say.
+const DEFAULT_LRU_BYTES: u64 = 16 << 20;
+/// Streaming input buffer, in windows, when the spec does not say.
+const DEFAULT_INPUT_BUFFER: usize = 64;
+
+/// Index of a node in the plan.
+pub type NodeId = usize;
+
+/// The id of the framed input signal.
+pub const INPUT_NODE: NodeId = 0;
+
+/// One node of the planned graph: the input signal or a stage.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// The stage name (`input` for the input signal).
+    pub name: String,
+    /// The operator's name as written in the pipeline.
+    pub op_name: &'static str,
+    /// Nodes whose rows this one reads, in order.
+    pub inputs: Vec<NodeId>,
+    /// What flows out.
+    pub port: Port,
+    /// Earlier input rows each output row needs.
+    pub context: usize,
+    /// Whether it carries state.
+    pub kernel: bool,
+    /// Whether its output blocks go into checkpoints.
+    pub checkpoint_output: bool,
+    /// How many edges of the target's graph read it.
+    pub fan_out: usize,
+    /// Whether some reader needs rows of an earlier block from it (context).
+    pub read_with_context: bool,
+    /// Whether the target depends on it.
+    pub needed: bool,
+    pub(crate) op: Option<Arc<dyn Operator>>,
+}
+
+/// A setting the planner chose, and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Decision {
+    /// Which setting.
+    pub setting: &'static str,
+    /// Its value.
+    pub value: String,
+    /// Why: "set in the pipeline", or the rule that chose it.
+    pub reason: String,
+}
+
+/// A validated pipeline, ready to run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Samples per window.
+    pub window: usize,
+    /// Samples between window starts.
+    pub hop: usize,
+    /// Samples per second of the input.
+    pub sample_rate: u32,
+    /// The executor (never [`Mode::Auto`] once planned).
+    pub mode: Mode,
+    /// Windows per block.
+    pub block: usize,
+    /// Windows between checkpoints (a multiple of the block).
+    pub checkpoint_every: usize,
+    /// Checkpoints kept per stage.
+    pub checkpoint_slots: usize,
+    /// Byte cap of the block cache.
+    pub lru_bytes: u64,
+    /// Worker threads.
+    pub max_workers: usize,
+    /// Windows of input a streaming session buffers.
+    pub input_buffer_blocks: usize,
+    /// What was chosen and why.
+    pub decisions: Vec<Decision>,
+    nodes: Vec<Node>,
+    target: NodeId,
+}
+
+/// Why a spec cannot be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A size or count that must be positive is zero.
+    #[error("`{field}` must be at least 1")]
+    Zero {
+        /// The field.
+        field: &'static str,
+    },
+    /// Settings that cannot work together.
+    #[error("{0}")]
+    Inconsistent(String),
+    /// No stages at all.
+    #[error("the pipeline has no stages")]
+    NoStages,
+    /// A stage has no name, or the reserved one.
+    #[error("stage name `{name}` is not allowed: {why}")]
+    BadName {
+        /// The name.
+        name: String,
+        /// Why.
+        why: &'static str,
+    },
+    /// Two stages share a name.
+    #[error("two stages are named `{name}`")]
+    DuplicateStage {
+        /// The name.
+        name: String,
+    },
+    /// A stage reads nothing.
+    #[error("stage `{stage}` has no inputs (use \"input\" to read the input signal)")]
+    NoInputs {
+        /// The stage.
+        stage: String,
+    },
+    /// A stage reads a name that is neither a stage nor the input.
+    #[error("stage `{stage}` reads `{input}`, which is not a stage or \"input\"{hint}")]
+    UnknownInput {
+        /// The stage.
+        stage: String,
+        /// The unknown name.
+        input: String,
+        /// A suggestion, or empty.
+        hint: String,
+    },
+    /// The target is not a stage.
+    #[error("target `{target}` is not a stage{hint}")]
+    UnknownTarget {
+        /// The unknown name.
+        target: String,
+        /// A suggestion, or empty.
+        hint: String,
+    },
+    /// Stages read each other in a loop.
+    #[error("stages form a cycle: {}", .path.join(" -> "))]
+    Cycle {
+        /// The stages around the loop, the first repeated at the end.
+        path: Vec<String>,
+    },
+    /// A stage cannot be built from its parameters and inputs.
+    #[error("stage `{stage}` ({op}): {source}")]
+    Stage {
+        /// The stage.
+        stage: String,
+        /// Its operator.
+        op: &'static str,
+        /// What is wrong.
+        source: BuildError,
+    },
+}
+
+fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    candidates
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|&(d, _)| d <= 2)
+        .min()
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
+fn at_least_one(value: Option<usize>, field: &'static str) -> Result<Option<usize>, PlanError> {
+    match value {
+        Some(0) => Err(PlanError::Zero { field }),
+        other => Ok(other),
+    }
+}
+
+impl Plan {
+    /// Validates `spec` and resolves its settings. `input_windows` is the number of windows in
+    /// the input when known; automatic settings use it.
+    pub fn new(spec: &Spec, input_windows: Option<u64>) -> Result<Plan, PlanError> {
+        for (field, value) in [("window", spec.window), ("hop", spec.hop)] {
+            if value == 0 {
+                return Err(PlanError::Zero { field });
+            }
+        }
+        if spec.sample_rate == 0 {
+            return Err(PlanError::Zero {
+                field: "sample_rate",
+            });
+        }
+        if spec.window > MAX_WINDOW {
+            return Err(PlanError::Inconsistent(format!(
+                "window {} is larger than the limit of {MAX_WINDOW} samples",
+                spec.window
+            )));
+        }
+        let block = at_least_one(spec.block, "block")?;
+        let checkpoint_every = at_least_one(spec.checkpoint_every, "checkpoint_every")?;
+        let checkpoint_slots = at_least_one(spec.checkpoint_slots, "checkpoint_slots")?;
+        let max_workers = at_least_one(spec.max_workers, "max_workers")?;
+        let input_buffer_blocks = at_least_one(spec.input_buffer_blocks, "input_buffer_blocks")?;
+
+        let (mut nodes, target) = graph::build_nodes(spec)?;
+        build_operators(spec, &mut nodes)?;
+        graph::mark_needed(&mut nodes, target);
+
+        let mut decisions = Vec::new();
+        let mut decide = |setting: &'static str, value: String, reason: String| {
+            decisions.push(Decision {
+                setting,
+                value,
+                reason,
+            });
+        };
+        let (mode, mode_reason) = match spec.mode {
+            Mode::Auto => (
+                Mode::Sqrt,
+                "auto: sqrt gives the same bits as classic in memory that does not grow with \
+                 the stream (the probing planner that can also choose classic is not built yet)"
+                    .to_string(),
+            ),
+            chosen => (chosen, "set in the pipeline".to_string()),
+        };
+        decide("mode", mode.to_string(), mode_reason);
+
+        let hot_row_bytes: usize = nodes
+            .iter()
+            .filter(|n| n.needed)
+            .map(|n| hot_row_bytes(n, spec.hop))
+            .sum();
+        let block = match block {
+            Some(b) => {
+                decide("block", b.to_string(), "set in the pipeline".into());
+                b
+            }
+            None => {
+                let fit = (AUTO_BLOCK_BYTES / hot_row_bytes.max(1)).clamp(1, AUTO_BLOCK_MAX);
+                let b = 1usize << fit.ilog2();
+                decide(
+                    "block",
+                    b.to_string(),
+                    format!(
+                        "largest power of two whose rows across the graph ({} per window) fit in {} of cache",
+                        crate::spec::ByteSize(hot_row_bytes as u64),
+                        crate::spec::ByteSize(AUTO_BLOCK_BYTES as u64)
+                    ),
+                );
+                b
+            }
+        };
+        let checkpoint_every = match checkpoint_every {
+            Some(k) if k % block == 0 => {
+                decide(
+                    "checkpoint_every",
+                    k.to_string(),
+                    "set in the pipeline".into(),
+                );
+                k
+            }
+            Some(k) => {
+                let rounded = k.div_ceil(block) * block;
+                decide(
+                    "checkpoint_every",
+                    rounded.to_string(),
+                    format!(
+                        "{k} from the pipeline, rounded up to a multiple of the block ({block}): checkpoints sit on block boundaries"
+                    ),
+                );
+                rounded
+            }
+            None => match input_windows {
+                Some(t) => {
+                    let sqrt_t = (t as f64).sqrt().ceil() as usize;
+                    let k = sqrt_t.max(1).div_ceil(block) * block;
+                    decide(
+                        "checkpoint_every",
+                        k.to_string(),
+                        format!(
+                            "about sqrt({t} windows) = {sqrt_t}, rounded up to a multiple of the block"
+                        ),
+                    );
+                    k
+                }
+                None => {
+                    let k = 16 * block;
+                    decide(
+                        "checkpoint_every",
+                        k.to_string(),
+                        "16 blocks (the stream length is not known in advance)".into(),
+                    );
+                    k
+                }
+            },
+        };
+        let checkpoint_slots = checkpoint_slots.unwrap_or(DEFAULT_CHECKPOINT_SLOTS);
+        let lru_bytes = spec.lru_bytes.map_or(DEFAULT_LRU_BYTES, |b| b.0);
+        let max_workers = max_workers.unwrap_or(1);
+        let input_buffer_blocks = input_buffer_blocks.unwrap_or(DEFAULT_INPUT_BUFFER);
+        for (setting, value, given) in [
+            (
+                "checkpoint_slots",
+                checkpoint_slots.to_string(),
+                spec.checkpoint_slots.is_some(),
+            ),
+            (
+                "lru_bytes",
+                crate::spec::ByteSize(lru_bytes).to_string(),
+                spec.lru_bytes.is_some(),
+            ),
+            (
+                "max_workers",
+                max_workers.to_string(),
+                spec.max_workers.is_some(),
+            ),
+            (
+                "input_buffer_blocks",
+                input_buffer_blocks.to_string(),
+                spec.input_buffer_blocks.is_some(),
+            ),
+        ] {
+            let reason = if given {
+                "set in the pipeline"
+            } else {
+                "default"
+            };
+            decide(setting, value, reason.into());
+        }
+
+        Ok(Plan {
+            window: spec.window,
+            hop: spec.hop,
+            sample_rate: spec.sample_rate,
+            mode,
+            block,
+            checkpoint_every,
+            checkpoint_slots,
+            lru_bytes,
+            max_workers,
+            input_buffer_blocks,
+            decisions,
+            nodes,
+            target,
+        })
+    }
+
+    /// All nodes: the input first, then the stages in an order where inputs come first.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The node a run outputs.
+    pub fn target(&self) -> NodeId {
+        self.target
+    }
+
+    /// The target node.
+    pub fn target_node(&self) -> &Node {
+        &self.nodes[self.target]
+    }
+
+    /// Number of complete windows in a signal of `samples` samples.
+    pub fn windows_in(&self, samples: u64) -> u64 {
+        windows_in(samples, self.window, self.hop)
+    }
+}
+
+/// Number of complete windows of `window` samples, `hop` apart, in `samples` samples.
+pub fn windows_in(samples: u64, window: usize, hop: usize) -> u64 {
+    if samples < window as u64 {
+        0
+    } else {
+        (samples - window as u64) / hop as u64 + 1
+    }
+}
+
+/// Bytes one window adds to a block of this node's output. The input shares samples between
+/// overlapping windows, so it costs a hop per window (a window when windows do not overlap).
+fn hot_row_bytes(node: &Node, hop: usize) -> usize {
+    if node.op.is_none() {
+        hop.min(node.port.layout.row_len()) * DType::F32.size()
+    } else {
+        node.port.layout.row_bytes()
+    }
+}
+
+fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<(), PlanError> {
+    for id in 1..nodes.len() {
+        let stage = graph::stage_spec(spec, &nodes[id].name);
+        let ports: Vec<Port> = nodes[id]
+            .inputs
+            .iter()
+            .map(|&i| nodes[i].port.clone())
+            .collect();
+        let ctx = BuildContext {
+            inputs: &ports,
+            sample_rate: f64::from(spec.sample_rate),
+            window: spec.window,
+            hop: spec.hop,
+        };
+        let op = builtin::build(&stage.op, &ctx).map_err(|source| PlanError::Stage {
+            stage: stage.name.clone(),
+            op: stage.op.name(),
+            source,
+        })?;
+        let node = &mut nodes[id];
+        node.port = op.output().clone();
+        node.context = op.context();
+        node.kernel = op.is_kernel();
+        if node.kernel && node.context > 0 {
+            return Err(PlanError::Stage {
+                stage: stage.name.clone(),
+                op: stage.op.name(),
+                source: BuildError::Param("a kernel cannot also declare context rows".into()),
+            });
+        }
+        node.checkpoint_output = stage.checkpoint;
+        node.op = Some(op);
+    }
+    Ok(())
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "window {} hop {} at {} Hz; target `{}`",
+            self.window,
+            self.hop,
+            self.sample_rate,
+            self.target_node().name
+        )?;
+        for node in self.nodes.iter().filter(|n| n.needed) {
+            let inputs: Vec<&str> = node
+                .inputs
+                .iter()
+                .map(|&i| self.nodes[i].name.as_str())
+                .collect();
+            write!(
+                f,
+                "  {:<14} {:<17} {}",
+                node.name, node.op_name, node.port.layout
+            )?;
+            if !inputs.is_empty() {
+                write!(f, " <- {}", inputs.join(", "))?;
+            }
+            if node.kernel {
+                f.write_str(" [kernel]")?;
+            }
+            if node.context > 0 {
+                write!(f, " [context {}]", node.context)?;
+            }
+            writeln!(f)?;
+        }
+        for d in &self.decisions {
+            writeln!(f, "  {:<20} {:<10} {}", d.setting, d.value, d.reason)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+//! The pipeline file: RON text parsed into a [`Spec`], with errors that point at a line and
+//! column. A spec is only what the user wrote; [`crate::Plan`] validates and resolves it.
+//!
+//! ```
+//! let spec = sqrtspace::Spec::from_ron(r#"
+//!     Pipeline(
+//!         window: 1024, hop: 256, sample_rate: 48000,
+//!         stages: [
+//!             (name: "fft", inputs: ["input"], op: WindowFft(window: Hann)),
+//!             (name: "magnitude", inputs: ["fft"], op: Magnitude),
+//!         ],
+//!     )
+//! "#, "example.ron").unwrap();
+//! assert_eq!(spec.stages.len(), 2);
+//! ```
+
+use std::fmt;
+use std::path::Path;
+
+use ron::extensions::Extensions;
+use serde::{Deserialize, Serialize};
+
+use crate::stage::builtin::{bandpass, iir, mlp, rolling_mean, window_fft};
+
+/// The name inputs use for the framed input signal.
+pub const INPUT: &str = "input";
+
+/// A parsed pipeline file.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename = "Pipeline", deny_unknown_fields)]
+pub struct Spec {
+    /// Samples per window.
+    pub window: usize,
+    /// Samples between the starts of consecutive windows.
+    pub hop: usize,
+    /// Samples per second of the input.
+    pub sample_rate: u32,
+    /// Which executor runs the pipeline.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Windows per block; chosen by the planner when absent.
+    #[serde(default)]
+    pub block: Option<usize>,
+    /// Windows between checkpoints; chosen by the planner when absent.
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
+    /// Checkpoints kept per stage (a ring); 64 when absent.
+    #[serde(default)]
+    pub checkpoint_slots: Option<usize>,
+    /// Byte cap of the block cache (an integer or a string such as "16 MiB").
+    #[serde(default)]
+    pub lru_bytes: Option<ByteSize>,
+    /// Worker threads (1 when absent).
+    #[serde(default)]
+    pub max_workers: Option<usize>,
+    /// Windows of input a streaming session buffers (64 when absent).
+    #[serde(default)]
+    pub input_buffer_blocks: Option<usize>,
+    /// The stage whose output a run produces; the last stage when absent.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The stages, in any order; their inputs make the graph.
+    pub stages: Vec<StageSpec>,
+}
+
+/// One stage of the pipeline.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    /// Unique name; other stages use it in their inputs.
+    pub name: String,
+    /// Names of the stages (or `"input"`) whose rows this stage reads, in order.
+    pub inputs: Vec<String>,
+    /// What the stage computes, with its parameters.
+    pub op: OpSpec,
+    /// Also keep this stage's output blocks in checkpoints (kernels always keep their state).
+    #[serde(default)]
+    pub checkpoint: bool,
+}
+
+/// The operators a stage can run.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub enum OpSpec {
+    /// Window function and real FFT.
+    WindowFft(window_fft::Params),
+    /// Keep the spectrum bins in a frequency band.
+    Bandpass(bandpass::Params),
+    /// Absolute value of complex elements.
+    Magnitude,
+    /// Peak frequency, centroid, kurtosis and log energy of a magnitude spectrum.
+    SpectralFeatures,
+    /// A small dense network.
+    Mlp(mlp::Params),
+    /// Biquad cascade along time (a stateful kernel).
+    Iir(iir::Params),
+    /// Mean over the last rows (declares context).
+    RollingMean(rolling_mean::Params),
+    /// Join rows of several inputs.
+    Concat,
+}
+
+impl OpSpec {
+    /// The name of the operator as written in pipelines.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OpSpec::WindowFft(_) => "WindowFft",
+            OpSpec::Bandpass(_) => "Bandpass",
+            OpSpec::Magnitude => "Magnitude",
+            OpSpec::SpectralFeatures => "SpectralFeatures",
+            OpSpec::Mlp(_) => "Mlp",
+            OpSpec::Iir(_) => "Iir",
+            OpSpec::RollingMean(_) => "RollingMean",
+            OpSpec::Concat => "Concat",
+        }
+    }
+}
+
+/// Which executor runs a pipeline.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum Mode {
+    /// Let the planner choose, and say why.
+    #[default]
+    Auto,
+    /// Every stage over the whole stream, one after another (the reference).
+    Classic,
+    /// Depth-first, one block at a time, with checkpoints and a block cache.
+    Sqrt,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Auto => "auto",
+            Mode::Classic => "classic",
+            Mode::Sqrt => "sqrt",
+        })
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Mode::Auto),
+            "classic" => Ok(Mode::Classic),
+            "sqrt" => Ok(Mode::Sqrt),
+            _ => Err(format!(
+                "unknown mode `{s}` (expected auto, classic or sqrt)"
+            )),
+        }
+    }
+}
+
+/// A number of bytes, written as an integer or as a string with a unit ("64 MiB", "1.5GB").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(text: &str) -> Result<ByteSize, String> {
+        let s = text.trim();
+        let split = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let number: f64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a size (try 1048576, \"64 MiB\" or \"2GB\")"))?;
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" => 1000,
+            "kib" => 1 << 10,
+            "m" | "mb" => 1_000_000,
+            "mib" => 1 << 20,
+            "g" | "gb" => 1_000_000_000,
+            "gib" => 1 << 30,
+            other => return Err(format!("unknown size unit `{other}` in `{text}`")),
+        };
+        Ok(ByteSize((number * scale as f64).round() as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a byte count: an integer or a string such as \"64 MiB\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("a size cannot be negative ({v})")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0 as f64;
+        if self.0 >= 1 << 30 {
+            write!(f, "{:.1} GiB", b / f64::from(1u32 << 30))
+        } else if self.0 >= 1 << 20 {
+            write!(f, "{:.1} MiB", b / f64::from(1u32 << 20))
+        } else if self.0 >= 1 << 10 {
+            write!(f, "{:.1} KiB", b / 1024.0)
+        } else {
+            write!(f, "{} B", self.0)
+        }
+    }
+}
+
+/// A pipeline file could not be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read pipeline {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The text is not a valid pipeline: RON syntax, an unknown or missing field, a value of
+    /// the wrong type.
+    #[error("{origin}:{line}:{col}: {message}")]
+    Syntax {
+        /// The file (or a name for text that came from elsewhere).
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// What the parser says.
+        message: String,
+    },
+}
+
+impl Spec {
+    /// Parses RON text; `origin` names it in errors (a file name).
+    pub fn from_ron(text: &str, origin: &str) -> Result<Spec, SpecError> {
+        let options = ron::Options::default().with_default_extension(
+            Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES,
+        );
+        options.from_str(text).map_err(|e| SpecError::Syntax {
+            origin: origin.to_string(),
+            line: e.span.start.line,
+            col: e.span.start.col,
+            message: e.code.to_string(),
+        })
+    }
+
+    /// Reads and parses a pipeline file.
+    pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Spec::from_ron(&text, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"(window: 8, hop: 4, sample_rate: 100,
+        stages: [(name: "f", inputs: ["input"], op: WindowFft())])"#;
+
+    #[test]
+    fn defaults_and_optional_fields() {
+        let spec = Spec::from_ron(MINIMAL, "t.ron").expect("parses");
+        assert_eq!(spec.mode, Mode::Auto);
+        assert_eq!(spec.block, None);
+        assert_eq!(
+            spec.stages[0].op,
+            OpSpec::WindowFft(window_fft::Params::default())
+        );
+        let spec = Spec::from_ron(
+            r#"Pipeline(window: 8, hop: 4, sample_rate: 100, mode: Sqrt, block: 7,
+                lru_bytes: "2 MiB", checkpoint_every: 14, target: "f",
+                stages: [(name: "f", inputs: ["input"], op: WindowFft(window: Hamming), checkpoint: true)])"#,
+            "t.ron",
+        )
+        .expect("parses");
+        assert_eq!(
+            (spec.mode, spec.block, spec.checkpoint_every),
+            (Mode::Sqrt, Some(7), Some(14))
+        );
+        assert_eq!(spec.lru_bytes, Some(ByteSize(2 << 20)));
+        assert!(spec.stages[0].checkpoint);
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let err = Spec::from_ron(
+            "(window: 8,\n  hop: 4\n  sample_rate: 1, stages: [])",
+            "p.ron",
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "p.ron:3:3: Expected comma");
+    }
+
+    #[test]
+    fn unknown_fields_and_operators_are_named() {
+        let err =
+            Spec::from_ron(&MINIMAL.replace("hop: 4", "hop: 4, hopp: 2"), "p.ron").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("p.ron:1:21: Unexpected field named `hopp` in `Pipeline`"),
+            "{err}"
+        );
+        let err =
+            Spec::from_ron(&MINIMAL.replace("WindowFft()", "WindowFFT()"), "p.ron").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Unexpected variant named `WindowFFT` in enum `OpSpec`"),
+            "{err}"
+        );
+        let err = Spec::from_ron(
+            &MINIMAL.replace("WindowFft()", "Bandpass(lo_hz: 1.0, hi: 2.0)"),
+            "p.ron",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Unexpected field named `hi` in `Bandpass`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!("64 MiB".parse::<ByteSize>(), Ok(ByteSize(64 << 20)));
+        assert_eq!("1.5GB".parse::<ByteSize>(), Ok(ByteSize(1_500_000_000)));
+        assert_eq!("4096".parse::<ByteSize>(), Ok(ByteSize(4096)));
+        assert!("12 parsecs".parse::<ByteSize>().is_err());
+        assert_eq!(ByteSize(3 << 20).to_string(), "3.0 MiB");
+    }
+}

@@ -1,0 +1,695 @@
+//! Blocks of windows: the typed, row-major data that flows between stages.
+//!
+//! A [`Tensor`] holds `rows` rows (one per window) of `row_shape` elements each. Rows start
+//! `row_stride` elements apart: for ordinary stage outputs the stride equals the row length,
+//! but the framed input uses the hop as its stride, so overlapping windows share their samples
+//! instead of being copied out (numpy users know this as `as_strided` framing).
+
+use std::fmt;
+
+use ndarray::{ArrayView2, ShapeBuilder};
+use serde::{Deserialize, Serialize};
+
+pub use rustfft::num_complex::Complex32;
+
+/// Element type of a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+    /// Complex number of two 32-bit floats, real part first.
+    C32,
+    /// 32-bit signed integer.
+    I32,
+    /// Unsigned byte.
+    U8,
+}
+
+impl DType {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 | DType::I32 => 4,
+            DType::F64 | DType::C32 => 8,
+            DType::U8 => 1,
+        }
+    }
+
+    /// Short lowercase name, as written in pipelines and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+            DType::C32 => "c32",
+            DType::I32 => "i32",
+            DType::U8 => "u8",
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Owned element storage of a tensor.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum Data {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    C32(Vec<Complex32>),
+    I32(Vec<i32>),
+    U8(Vec<u8>),
+}
+
+/// Borrowed element storage of a tensor view.
+#[derive(Clone, Copy, Debug)]
+#[allow(missing_docs)]
+pub enum DataRef<'a> {
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+    C32(&'a [Complex32]),
+    I32(&'a [i32]),
+    U8(&'a [u8]),
+}
+
+/// A Rust type that can be the element of a tensor.
+pub trait Element: Copy + Default + Send + Sync + fmt::Debug + 'static {
+    /// The matching dtype.
+    const DTYPE: DType;
+    /// The elements of `data`, if it holds this type.
+    fn slice(data: DataRef<'_>) -> Option<&[Self]>;
+    /// The vector inside `data`, if it holds this type.
+    fn vec_mut(data: &mut Data) -> Option<&mut Vec<Self>>;
+    /// Wraps a vector of this type.
+    fn wrap(values: Vec<Self>) -> Data;
+    /// The raw bits of one element, for bit-exact comparison.
+    fn bits(self) -> u64;
+}
+
+macro_rules! element {
+    ($ty:ty, $variant:ident, $bits:expr) => {
+        impl Element for $ty {
+            const DTYPE: DType = DType::$variant;
+            fn slice(data: DataRef<'_>) -> Option<&[Self]> {
+                match data {
+                    DataRef::$variant(values) => Some(values),
+                    _ => None,
+                }
+            }
+            fn vec_mut(data: &mut Data) -> Option<&mut Vec<Self>> {
+                match data {
+                    Data::$variant(values) => Some(values),
+                    _ => None,
+                }
+            }
+            fn wrap(values: Vec<Self>) -> Data {
+                Data::$variant(values)
+            }
+            fn bits(self) -> u64 {
+                let to_bits: fn($ty) -> u64 = $bits;
+                to_bits(self)
+            }
+        }
+    };
+}
+
+element!(f32, F32, |v| u64::from(v.to_bits()));
+element!(f64, F64, |v| v.to_bits());
+element!(Complex32, C32, |v| (u64::from(v.re.to_bits()) << 32)
+    | u64::from(v.im.to_bits()));
+element!(i32, I32, |v| u64::from(v.cast_unsigned()));
+element!(u8, U8, u64::from);
+
+impl Data {
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Data::F32(_) => DType::F32,
+            Data::F64(_) => DType::F64,
+            Data::C32(_) => DType::C32,
+            Data::I32(_) => DType::I32,
+            Data::U8(_) => DType::U8,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_ref().len()
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            Data::F32(v) => v.capacity(),
+            Data::F64(v) => v.capacity(),
+            Data::C32(v) => v.capacity(),
+            Data::I32(v) => v.capacity(),
+            Data::U8(v) => v.capacity(),
+        }
+    }
+
+    fn empty(dtype: DType) -> Data {
+        match dtype {
+            DType::F32 => Data::F32(Vec::new()),
+            DType::F64 => Data::F64(Vec::new()),
+            DType::C32 => Data::C32(Vec::new()),
+            DType::I32 => Data::I32(Vec::new()),
+            DType::U8 => Data::U8(Vec::new()),
+        }
+    }
+
+    fn as_ref(&self) -> DataRef<'_> {
+        match self {
+            Data::F32(v) => DataRef::F32(v),
+            Data::F64(v) => DataRef::F64(v),
+            Data::C32(v) => DataRef::C32(v),
+            Data::I32(v) => DataRef::I32(v),
+            Data::U8(v) => DataRef::U8(v),
+        }
+    }
+}
+
+impl<'a> DataRef<'a> {
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            DataRef::F32(_) => DType::F32,
+            DataRef::F64(_) => DType::F64,
+            DataRef::C32(_) => DType::C32,
+            DataRef::I32(_) => DType::I32,
+            DataRef::U8(_) => DType::U8,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            DataRef::F32(v) => v.len(),
+            DataRef::F64(v) => v.len(),
+            DataRef::C32(v) => v.len(),
+            DataRef::I32(v) => v.len(),
+            DataRef::U8(v) => v.len(),
+        }
+    }
+
+    fn sub(self, range: std::ops::Range<usize>) -> DataRef<'a> {
+        match self {
+            DataRef::F32(v) => DataRef::F32(&v[range]),
+            DataRef::F64(v) => DataRef::F64(&v[range]),
+            DataRef::C32(v) => DataRef::C32(&v[range]),
+            DataRef::I32(v) => DataRef::I32(&v[range]),
+            DataRef::U8(v) => DataRef::U8(&v[range]),
+        }
+    }
+}
+
+/// The dtype and per-row shape a tensor has, without its data.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Layout {
+    /// Element type.
+    pub dtype: DType,
+    /// Shape of one row (everything after the row axis).
+    pub row_shape: Vec<usize>,
+}
+
+impl Layout {
+    /// A layout.
+    pub fn new(dtype: DType, row_shape: Vec<usize>) -> Layout {
+        Layout { dtype, row_shape }
+    }
+
+    /// Elements per row.
+    pub fn row_len(&self) -> usize {
+        self.row_shape.iter().product()
+    }
+
+    /// Bytes per row.
+    pub fn row_bytes(&self) -> usize {
+        self.row_len() * self.dtype.size()
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[rows", self.dtype)?;
+        for dim in &self.row_shape {
+            write!(f, ", {dim}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// A tensor's data did not have the type or size a caller needed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TensorError {
+    /// The element type differs.
+    #[error("expected {expected} data, found {found}")]
+    DType {
+        /// What the caller asked for.
+        expected: DType,
+        /// What the tensor holds.
+        found: DType,
+    },
+    /// The data is shorter than the shape requires.
+    #[error(
+        "{rows} rows of {row_len} elements (stride {stride}) need {needed} elements, found {found}"
+    )]
+    Size {
+        /// Number of rows.
+        rows: usize,
+        /// Elements per row.
+        row_len: usize,
+        /// Elements between row starts.
+        stride: usize,
+        /// Elements the shape needs.
+        needed: usize,
+        /// Elements present.
+        found: usize,
+    },
+}
+
+fn needed_len(rows: usize, row_len: usize, stride: usize) -> usize {
+    if rows == 0 {
+        0
+    } else {
+        (rows - 1) * stride + row_len
+    }
+}
+
+/// An owned block of rows.
+#[derive(Clone, Debug)]
+pub struct Tensor {
+    data: Data,
+    rows: usize,
+    row_shape: Vec<usize>,
+    row_stride: usize,
+}
+
+impl Tensor {
+    /// A contiguous tensor from its rows, given flat.
+    pub fn new<T: Element>(
+        rows: usize,
+        row_shape: Vec<usize>,
+        values: Vec<T>,
+    ) -> Result<Tensor, TensorError> {
+        let row_len = row_shape.iter().product();
+        Tensor::strided(T::wrap(values), rows, row_shape, row_len)
+    }
+
+    /// A tensor whose rows start `row_stride` elements apart; with a stride smaller than the
+    /// row length, consecutive rows overlap (framing a signal into windows without copying).
+    pub fn strided(
+        data: Data,
+        rows: usize,
+        row_shape: Vec<usize>,
+        row_stride: usize,
+    ) -> Result<Tensor, TensorError> {
+        let row_len: usize = row_shape.iter().product();
+        let needed = needed_len(rows, row_len, row_stride);
+        if data.len() < needed {
+            return Err(TensorError::Size {
+                rows,
+                row_len,
+                stride: row_stride,
+                needed,
+                found: data.len(),
+            });
+        }
+        Ok(Tensor {
+            data,
+            rows,
+            row_shape,
+            row_stride,
+        })
+    }
+
+    /// A tensor with no rows.
+    pub fn empty(layout: &Layout) -> Tensor {
+        Tensor {
+            data: Data::empty(layout.dtype),
+            rows: 0,
+            row_stride: layout.row_len(),
+            row_shape: layout.row_shape.clone(),
+        }
+    }
+
+    /// Number of rows (windows).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Shape of one row.
+    pub fn row_shape(&self) -> &[usize] {
+        &self.row_shape
+    }
+
+    /// Elements per row.
+    pub fn row_len(&self) -> usize {
+        self.row_shape.iter().product()
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.data.dtype()
+    }
+
+    /// The dtype and row shape.
+    pub fn layout(&self) -> Layout {
+        Layout::new(self.dtype(), self.row_shape.clone())
+    }
+
+    /// Bytes of memory this tensor holds (its allocation, not only its rows).
+    pub fn nbytes(&self) -> usize {
+        self.data.capacity() * self.dtype().size()
+    }
+
+    /// Borrow the whole tensor.
+    pub fn view(&self) -> TensorView<'_> {
+        TensorView {
+            data: self.data.as_ref(),
+            rows: self.rows,
+            row_shape: &self.row_shape,
+            row_stride: self.row_stride,
+        }
+    }
+
+    /// Borrow rows `range` (relative to this tensor).
+    pub fn slice_rows(&self, range: std::ops::Range<usize>) -> TensorView<'_> {
+        self.view().slice_rows(range)
+    }
+
+    /// Clears the tensor and gives it `rows` rows of `row_shape`, zeroed, contiguous, reusing
+    /// the allocation when the element type matches. Returns the flat elements to fill.
+    pub fn reset<T: Element>(&mut self, rows: usize, row_shape: &[usize]) -> &mut [T] {
+        let len = rows * row_shape.iter().product::<usize>();
+        if T::vec_mut(&mut self.data).is_none() {
+            self.data = T::wrap(Vec::new());
+        }
+        self.rows = rows;
+        self.row_shape.clear();
+        self.row_shape.extend_from_slice(row_shape);
+        self.row_stride = self.row_len();
+        match T::vec_mut(&mut self.data) {
+            Some(values) => {
+                values.clear();
+                values.resize(len, T::default());
+                values
+            }
+            // `data` was replaced by a vector of `T` just above.
+            None => unreachable!("tensor data was just set to the requested type"),
+        }
+    }
+
+    /// Bit-exact equality: same dtype, shape and the same bits in every element (NaN payloads
+    /// included). This is what "classic and sqrt outputs are identical" means.
+    pub fn bit_identical(&self, other: &Tensor) -> bool {
+        self.view().bit_identical(&other.view())
+    }
+}
+
+/// A borrowed block of rows.
+#[derive(Clone, Copy, Debug)]
+pub struct TensorView<'a> {
+    data: DataRef<'a>,
+    rows: usize,
+    row_shape: &'a [usize],
+    row_stride: usize,
+}
+
+impl<'a> TensorView<'a> {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Shape of one row.
+    pub fn row_shape(&self) -> &'a [usize] {
+        self.row_shape
+    }
+
+    /// Elements per row.
+    pub fn row_len(&self) -> usize {
+        self.row_shape.iter().product()
+    }
+
+    /// Elements between the starts of consecutive rows.
+    pub fn row_stride(&self) -> usize {
+        self.row_stride
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.data.dtype()
+    }
+
+    /// The dtype and row shape.
+    pub fn layout(&self) -> Layout {
+        Layout::new(self.dtype(), self.row_shape.to_vec())
+    }
+
+    /// Rows `range` of this view.
+    pub fn slice_rows(&self, range: std::ops::Range<usize>) -> TensorView<'a> {
+        assert!(
+            range.start <= range.end && range.end <= self.rows,
+            "row range {range:?} outside 0..{}",
+            self.rows
+        );
+        let rows = range.end - range.start;
+        let start = range.start * self.row_stride;
+        let end = start + needed_len(rows, self.row_len(), self.row_stride);
+        TensorView {
+            data: self.data.sub(start..end),
+            rows,
+            row_shape: self.row_shape,
+            row_stride: self.row_stride,
+        }
+    }
+
+    /// Typed access to the rows.
+    pub fn typed<T: Element>(&self) -> Result<Rows<'a, T>, TensorError> {
+        let values = T::slice(self.data).ok_or(TensorError::DType {
+            expected: T::DTYPE,
+            found: self.dtype(),
+        })?;
+        Ok(Rows {
+            values,
+            rows: self.rows,
+            row_len: self.row_len(),
+            row_stride: self.row_stride,
+        })
+    }
+
+    /// The rows as an ndarray view of shape `(rows, row_len)`, strides included (rows may
+    /// overlap for the framed input).
+    pub fn as_array2<T: Element>(&self) -> Result<ArrayView2<'a, T>, TensorError> {
+        let rows = self.typed::<T>()?;
+        let shape = (rows.rows, rows.row_len).strides((rows.row_stride, 1));
+        match ArrayView2::from_shape(shape, rows.values) {
+            Ok(view) => Ok(view),
+            // from_shape only fails when the strides reach outside the slice, which the
+            // constructors already ruled out.
+            Err(_) => Err(TensorError::Size {
+                rows: rows.rows,
+                row_len: rows.row_len,
+                stride: rows.row_stride,
+                needed: needed_len(rows.rows, rows.row_len, rows.row_stride),
+                found: rows.values.len(),
+            }),
+        }
+    }
+
+    /// A contiguous owned copy.
+    pub fn to_tensor(&self) -> Tensor {
+        let mut out = Tensor::empty(&self.layout());
+        out.extend_rows(self);
+        out
+    }
+
+    /// Bit-exact equality (see [`Tensor::bit_identical`]).
+    pub fn bit_identical(&self, other: &TensorView<'_>) -> bool {
+        fn same<T: Element>(a: &TensorView<'_>, b: &TensorView<'_>) -> bool {
+            match (a.typed::<T>(), b.typed::<T>()) {
+                (Ok(a), Ok(b)) => a
+                    .iter()
+                    .zip(b.iter())
+                    .all(|(x, y)| x.iter().zip(y).all(|(p, q)| p.bits() == q.bits())),
+                _ => false,
+            }
+        }
+        if self.dtype() != other.dtype()
+            || self.rows != other.rows
+            || self.row_shape != other.row_shape
+        {
+            return false;
+        }
+        match self.dtype() {
+            DType::F32 => same::<f32>(self, other),
+            DType::F64 => same::<f64>(self, other),
+            DType::C32 => same::<Complex32>(self, other),
+            DType::I32 => same::<i32>(self, other),
+            DType::U8 => same::<u8>(self, other),
+        }
+    }
+}
+
+impl Tensor {
+    /// Appends the rows of `view` (same dtype and row shape) and makes the tensor contiguous.
+    ///
+    /// # Panics
+    /// When the dtype or row shape differ; callers check layouts when the plan is built.
+    pub fn extend_rows(&mut self, view: &TensorView<'_>) {
+        fn extend<T: Element>(out: &mut Tensor, view: &TensorView<'_>) {
+            let src = match view.typed::<T>() {
+                Ok(rows) => rows,
+                Err(e) => panic!("extend_rows: {e}"),
+            };
+            out.make_contiguous::<T>();
+            if let Some(values) = T::vec_mut(&mut out.data) {
+                values.reserve(src.rows * src.row_len);
+                for row in src.iter() {
+                    values.extend_from_slice(row);
+                }
+            }
+            out.rows += src.rows;
+        }
+        assert_eq!(
+            (self.dtype(), self.row_shape.as_slice()),
+            (view.dtype(), view.row_shape),
+            "extend_rows: layouts differ"
+        );
+        match self.dtype() {
+            DType::F32 => extend::<f32>(self, view),
+            DType::F64 => extend::<f64>(self, view),
+            DType::C32 => extend::<Complex32>(self, view),
+            DType::I32 => extend::<i32>(self, view),
+            DType::U8 => extend::<u8>(self, view),
+        }
+    }
+
+    fn make_contiguous<T: Element>(&mut self) {
+        let row_len = self.row_len();
+        if self.row_stride == row_len {
+            if let Some(values) = T::vec_mut(&mut self.data) {
+                values.truncate(self.rows * row_len);
+            }
+            return;
+        }
+        let copy = match self.view().typed::<T>() {
+            Ok(rows) => rows.iter().flatten().copied().collect::<Vec<T>>(),
+            Err(_) => return,
+        };
+        self.data = T::wrap(copy);
+        self.row_stride = row_len;
+    }
+}
+
+/// Typed rows of a view.
+#[derive(Clone, Copy, Debug)]
+pub struct Rows<'a, T> {
+    values: &'a [T],
+    rows: usize,
+    row_len: usize,
+    row_stride: usize,
+}
+
+impl<'a, T> Rows<'a, T> {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Elements per row.
+    pub fn row_len(&self) -> usize {
+        self.row_len
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &'a [T] {
+        let start = i * self.row_stride;
+        &self.values[start..start + self.row_len]
+    }
+
+    /// The rows in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [T]> + 'a {
+        let Rows {
+            values,
+            row_len,
+            row_stride,
+            ..
+        } = *self;
+        (0..self.rows).map(move |i| &values[i * row_stride..i * row_stride + row_len])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framed_rows_overlap_without_copying() {
+        let samples: Vec<f32> = (0..10).map(|i| i as f32).collect();
+        let t = Tensor::strided(Data::F32(samples), 4, vec![4], 2).expect("valid framing");
+        let rows = t.view().typed::<f32>().expect("f32");
+        assert_eq!(rows.row(0), &[0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(rows.row(3), &[6.0, 7.0, 8.0, 9.0]);
+        let tail = t.slice_rows(2..4);
+        assert_eq!(
+            tail.typed::<f32>().expect("f32").row(0),
+            &[4.0, 5.0, 6.0, 7.0]
+        );
+        let array = t.view().as_array2::<f32>().expect("array");
+        assert_eq!(array[[3, 1]], 7.0);
+    }
+
+    #[test]
+    fn strided_rejects_short_data() {
+        let err = Tensor::strided(Data::F32(vec![0.0; 9]), 4, vec![4], 2).unwrap_err();
+        assert!(matches!(
+            err,
+            TensorError::Size {
+                needed: 10,
+                found: 9,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn gaps_between_rows_when_stride_exceeds_row() {
+        let t = Tensor::strided(Data::F32((0..8).map(|i| i as f32).collect()), 3, vec![2], 3)
+            .expect("valid");
+        let copy = t.view().to_tensor();
+        assert_eq!(copy.view().typed::<f32>().expect("f32").row(2), &[6.0, 7.0]);
+        assert!(copy.bit_identical(&t));
+    }
+
+    #[test]
+    fn bit_identical_distinguishes_nan_payloads_and_signed_zero() {
+        let a = Tensor::new(1, vec![2], vec![f32::NAN, 0.0]).expect("valid");
+        let b = Tensor::new(1, vec![2], vec![f32::from_bits(0x7fc0_0001), 0.0]).expect("valid");
+        let c = Tensor::new(1, vec![2], vec![f32::NAN, -0.0]).expect("valid");
+        assert!(a.bit_identical(&a.clone()));
+        assert!(!a.bit_identical(&b));
+        assert!(!a.bit_identical(&c));
+    }
+
+    #[test]
+    fn extend_rows_concatenates_and_reset_reuses() {
+        let mut t = Tensor::new(1, vec![2], vec![1i32, 2]).expect("valid");
+        let u = Tensor::new(2, vec![2], vec![3i32, 4, 5, 6]).expect("valid");
+        t.extend_rows(&u.view());
+        assert_eq!(t.rows(), 3);
+        assert_eq!(t.view().typed::<i32>().expect("i32").row(2), &[5, 6]);
+        let flat = t.reset::<f32>(2, &[3]);
+        assert_eq!(flat.len(), 6);
+        assert_eq!(t.dtype(), DType::F32);
+    }
+}
