@@ -381,8 +381,10 @@ impl Tensor {
         self.view().slice_rows(range)
     }
 
-    /// Clears the tensor and gives it `rows` rows of `row_shape`, zeroed, contiguous, reusing
-    /// the allocation when the element type matches. Returns the flat elements to fill.
+    /// Gives the tensor `rows` contiguous rows of `row_shape` and returns the flat elements to
+    /// fill, reusing the allocation when the element type matches. Elements that existed
+    /// before keep their old values (clearing a reused buffer costs a memset per block), so
+    /// the caller must write every element.
     pub fn reset<T: Element>(&mut self, rows: usize, row_shape: &[usize]) -> &mut [T] {
         let len = rows * row_shape.iter().product::<usize>();
         if T::vec_mut(&mut self.data).is_none() {
@@ -394,13 +396,18 @@ impl Tensor {
         self.row_stride = self.row_len();
         match T::vec_mut(&mut self.data) {
             Some(values) => {
-                values.clear();
+                values.truncate(len);
                 values.resize(len, T::default());
                 values
             }
             // `data` was replaced by a vector of `T` just above.
             None => unreachable!("tensor data was just set to the requested type"),
         }
+    }
+
+    /// The element storage, for reuse.
+    pub fn into_data(self) -> Data {
+        self.data
     }
 
     /// Bit-exact equality: same dtype, shape and the same bits in every element (NaN payloads

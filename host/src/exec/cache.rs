@@ -25,6 +25,8 @@ pub struct CacheStats {
     pub evicted_bytes: u64,
     /// Blocks not kept because alone they exceed the cap.
     pub rejected: u64,
+    /// Blocks dropped because a sequential run had moved past every reader of them.
+    pub retired: u64,
     /// Most bytes held at once.
     pub peak_bytes: u64,
 }
@@ -94,6 +96,24 @@ impl BlockCache {
         self.stats.peak_bytes = self.stats.peak_bytes.max(self.bytes);
     }
 
+    /// Drops every block whose index is below `first`: a sequential sweep calls this once it
+    /// has moved past every reader of those blocks, so the cache holds live blocks, not the
+    /// history of the stream.
+    pub fn retire_before(&mut self, first: u64) {
+        let dead: Vec<BlockKey> = self
+            .entries
+            .iter()
+            .filter(|(key, _)| key.1 < first)
+            .map(|(key, _)| *key)
+            .collect();
+        for key in dead {
+            if let Some(block) = self.entries.pop(&key) {
+                self.bytes -= block.nbytes() as u64;
+                self.stats.retired += 1;
+            }
+        }
+    }
+
     /// Bytes held now.
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -146,6 +166,22 @@ mod tests {
             (3, 1, 1, 100)
         );
         assert_eq!(cache.bytes(), 300);
+    }
+
+    #[test]
+    fn retiring_drops_only_older_blocks() {
+        let mut cache = BlockCache::new(1000);
+        for b in 0..5 {
+            cache.put((1, b), block(10));
+            cache.put((2, b), block(10));
+        }
+        cache.retire_before(3);
+        assert_eq!(
+            (cache.len(), cache.bytes(), cache.stats().retired),
+            (4, 160, 6)
+        );
+        assert!(cache.get((1, 2)).is_none());
+        assert!(cache.get((2, 3)).is_some());
     }
 
     #[test]

@@ -27,12 +27,17 @@ pub struct StageStats {
     pub bytes_out: u64,
 }
 
-/// Instances of every needed stage, and their counters.
+/// Instances of every needed stage, their counters, and output buffers to reuse.
 pub(crate) struct Runner<'p> {
     plan: &'p Plan,
     instances: Vec<Option<Instance>>,
+    /// Output tensors no one reads any more, per node, to be filled again.
+    spare: Vec<Vec<Tensor>>,
     pub(crate) stats: Vec<StageStats>,
 }
+
+/// Spare buffers kept per node: enough for a block in flight and one being read.
+const SPARES: usize = 2;
 
 impl<'p> Runner<'p> {
     pub(crate) fn new(plan: &'p Plan) -> Result<Runner<'p>, ExecError> {
@@ -57,6 +62,7 @@ impl<'p> Runner<'p> {
         }
         Ok(Runner {
             plan,
+            spare: vec![Vec::new(); instances.len()],
             instances,
             stats,
         })
@@ -80,7 +86,9 @@ impl<'p> Runner<'p> {
             context_rows,
             inputs,
         };
-        let mut out = Tensor::empty(&spec.port.layout);
+        let mut out = self.spare[node]
+            .pop()
+            .unwrap_or_else(|| Tensor::empty(&spec.port.layout));
         let started = Instant::now();
         let result = match self.instances[node].as_mut() {
             Some(Instance::Stage(stage)) => stage.process(&call, &mut out),
@@ -114,6 +122,13 @@ impl<'p> Runner<'p> {
         stats.nanos += nanos;
         stats.bytes_out += (rows * spec.port.layout.row_bytes()) as u64;
         Ok(out)
+    }
+
+    /// Takes back an output of `node` that nothing reads any more, to fill it again.
+    pub(crate) fn recycle(&mut self, node: NodeId, tensor: Tensor) {
+        if self.spare[node].len() < SPARES {
+            self.spare[node].push(tensor);
+        }
     }
 
     fn kernel(&mut self, node: NodeId) -> Result<&mut Box<dyn crate::stage::Kernel>, ExecError> {

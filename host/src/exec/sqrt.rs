@@ -24,6 +24,8 @@ pub(crate) struct SqrtExecutor<'p, 'f> {
     cursor: Vec<Option<u64>>,
     /// Whether a node's blocks are worth caching: read by several stages, or with context.
     keep: Vec<bool>,
+    /// How many blocks back a reader can reach through context.
+    reach: u64,
     block: u64,
 }
 
@@ -45,6 +47,12 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
                 .iter()
                 .map(|n| n.needed && (n.fan_out > 1 || n.read_with_context))
                 .collect(),
+            reach: nodes
+                .iter()
+                .filter(|n| n.needed)
+                .map(|n| (n.context as u64).div_ceil(plan.block as u64))
+                .max()
+                .unwrap_or(0),
             block: plan.block as u64,
         })
     }
@@ -69,6 +77,9 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
                 sink.write(start + lo, &out.slice_rows(lo as usize..hi as usize))?;
                 written += hi - lo;
             }
+            self.give_back(target, out);
+            // The sweep never reads blocks before `b - reach` again.
+            self.cache.retire_before((b + 1).saturating_sub(self.reach));
             if rows < self.block {
                 break;
             }
@@ -190,6 +201,22 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
             )));
         }
         let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
-        self.runner.call(node, t0, rows, context_rows, &views)
+        let out = self.runner.call(node, t0, rows, context_rows, &views);
+        drop(views);
+        for (&input, tensor) in spec.inputs.iter().zip(inputs) {
+            self.give_back(input, tensor);
+        }
+        out
+    }
+
+    /// Reuses the buffer of a block once no one else holds it (not cached, not checkpointed).
+    fn give_back(&mut self, node: NodeId, block: Arc<Tensor>) {
+        if let Ok(tensor) = Arc::try_unwrap(block) {
+            if node == INPUT_NODE {
+                self.framer.recycle(tensor);
+            } else {
+                self.runner.recycle(node, tensor);
+            }
+        }
     }
 }

@@ -20,6 +20,8 @@ pub struct Framer {
     /// Total samples, once the end has been seen (or known from the header).
     end: Option<u64>,
     samples_read: u64,
+    /// A block's buffer handed back, to frame the next block into.
+    spare: Vec<f32>,
 }
 
 impl std::fmt::Debug for Framer {
@@ -44,6 +46,14 @@ impl Framer {
             tail_start: 0,
             position: 0,
             samples_read: 0,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Takes back a block this framer made once nothing reads it, to reuse its buffer.
+    pub fn recycle(&mut self, block: Tensor) {
+        if let Data::F32(samples) = block.into_data() {
+            self.spare = samples;
         }
     }
 
@@ -85,7 +95,9 @@ impl Framer {
         }
         self.move_to(start)?;
         let span = usize::try_from(span).unwrap_or(usize::MAX);
-        let mut samples = Vec::with_capacity(span.min(1 << 24));
+        let mut samples = std::mem::take(&mut self.spare);
+        samples.clear();
+        samples.reserve(span.min(1 << 24));
         samples.extend_from_slice(&self.tail[(start - self.tail_start) as usize..]);
         while samples.len() < span {
             let want = span - samples.len();
