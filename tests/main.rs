@@ -1,1 +1,7 @@
-fn main() {}
+//! Integration tests: one binary, a module per area.
+
+mod cli;
+mod common;
+mod edge_cases;
+mod equivalence;
+mod oracles;

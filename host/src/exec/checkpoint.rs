@@ -67,7 +67,7 @@ impl CheckpointRing {
 
     /// Whether window `t` is a checkpoint position.
     pub fn is_checkpoint(&self, t: u64) -> bool {
-        t % self.every == 0
+        t.is_multiple_of(self.every)
     }
 
     fn slot(&mut self, node: NodeId, t: u64) -> &mut Option<Checkpoint> {

@@ -1,0 +1,242 @@
+//! The command line, end to end: each run its own process, as users run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const EXE: &str = env!("CARGO_BIN_EXE_sqrtspace");
+
+fn sqrtspace(args: &[&str]) -> Output {
+    Command::new(EXE)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {EXE}: {e}"))
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = sqrtspace(args);
+    assert!(
+        out.status.success(),
+        "sqrtspace {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn pipeline() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../pipelines/audio.ron")
+        .display()
+        .to_string()
+}
+
+fn npy_shape(path: &Path) -> Vec<u64> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    npyz::NpyFile::new(std::io::BufReader::new(file))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .shape()
+        .to_vec()
+}
+
+/// 20 s of generated audio, shared by the tests in this module.
+fn audio(dir: &Path) -> PathBuf {
+    let path = dir.join("audio.wav");
+    ok(&[
+        "gen",
+        "audio",
+        "--seconds",
+        "20",
+        "--out",
+        path.to_str().unwrap_or_default(),
+    ]);
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
+}
+
+#[test]
+fn sqrt_and_classic_files_are_the_same_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = audio(dir.path());
+    let (y, c) = (dir.path().join("y.npy"), dir.path().join("c.npy"));
+    let metrics = dir.path().join("m.json");
+    let run = ok(&[
+        "run",
+        &pipeline(),
+        "--input",
+        s(&input),
+        "--output",
+        s(&y),
+        "--mode",
+        "sqrt",
+        "--report",
+        "--metrics-json",
+        s(&metrics),
+    ]);
+    ok(&[
+        "run",
+        &pipeline(),
+        "--input",
+        s(&input),
+        "--output",
+        s(&c),
+        "--mode",
+        "classic",
+    ]);
+    assert_eq!(std::fs::read(&y).expect("y"), std::fs::read(&c).expect("c"));
+    let windows = (20 * 48_000 - 4096) / 1024 + 1;
+    assert_eq!(npy_shape(&y), vec![windows, 3]);
+    let report = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        report.contains("Mode: sqrt") && report.contains("Peak RSS"),
+        "{report}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&metrics).expect("json"))
+            .expect("valid json");
+    assert_eq!(json["run"]["windows_out"], windows);
+    assert!(json["usage"]["max_rss_bytes"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(json["run"]["stages"][1]["name"], "fft");
+}
+
+#[test]
+fn target_and_range_select_rows_of_a_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = audio(dir.path());
+    let (part, whole) = (dir.path().join("part.npy"), dir.path().join("whole.csv"));
+    ok(&[
+        "run",
+        &pipeline(),
+        "--input",
+        s(&input),
+        "--target",
+        "fft",
+        "--range",
+        "100:164",
+        "--output",
+        s(&part),
+    ]);
+    assert_eq!(npy_shape(&part), vec![64, 2049]);
+    let values: Vec<sqrtspace::tensor::Complex32> =
+        npyz::NpyFile::new(std::fs::File::open(&part).expect("open"))
+            .expect("npy")
+            .into_vec()
+            .expect("complex values");
+    ok(&[
+        "run",
+        &pipeline(),
+        "--input",
+        s(&input),
+        "--target",
+        "fft",
+        "--range",
+        "100:101",
+        "--mode",
+        "classic",
+        "--output",
+        s(&whole),
+    ]);
+    let csv = std::fs::read_to_string(&whole).expect("csv");
+    let line = csv.lines().nth(1).expect("one row");
+    let fields: Vec<&str> = line.split(',').collect();
+    assert_eq!(fields[0], "100");
+    assert_eq!(fields.len(), 1 + 2 * 2049);
+    let re: f32 = fields[3].parse().expect("a float");
+    assert_eq!(
+        re.to_bits(),
+        values[1].re.to_bits(),
+        "CSV prints the same bits"
+    );
+}
+
+#[test]
+fn invalid_pipeline_exits_3_with_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.ron");
+    std::fs::write(&bad, "(window: 8,\n hop: 4\n sample_rate: 100, stages: [])").expect("write");
+    let out = sqrtspace(&["run", s(&bad), "--input", "whatever.wav"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.ron:3:2: Expected comma"), "{err}");
+    std::fs::write(&bad, r#"(window: 8, hop: 4, sample_rate: 100, stages: [(name: "a", inputs: ["b"], op: Magnitude)])"#)
+        .expect("write");
+    let input = dir.path().join("x.f32");
+    std::fs::write(&input, [0u8; 64]).expect("write");
+    let out = sqrtspace(&["run", s(&bad), "--input", s(&input)]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stage `a` reads `b`, which is not a stage")
+    );
+}
+
+#[test]
+fn bad_input_exits_4_and_bad_output_exits_5_leaving_no_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = sqrtspace(&[
+        "run",
+        &pipeline(),
+        "--input",
+        s(&dir.path().join("missing.wav")),
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open input"));
+
+    let input = dir.path().join("short.wav");
+    ok(&[
+        "gen",
+        "audio",
+        "--seconds",
+        "1",
+        "--sample-rate",
+        "44100",
+        "--out",
+        s(&input),
+    ]);
+    let out = sqrtspace(&["run", &pipeline(), "--input", s(&input)]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is sampled at 44100 Hz, but"));
+
+    let input = audio(dir.path());
+    let target = dir.path().join("no-such-dir").join("y.npy");
+    let out = sqrtspace(&[
+        "run",
+        &pipeline(),
+        "--input",
+        s(&input),
+        "--output",
+        s(&target),
+    ]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create output"));
+    assert!(!target.exists());
+}
+
+#[test]
+fn plan_prints_every_setting_with_its_reason() {
+    let out = ok(&["plan", &pipeline()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "classify",
+        "Mlp",
+        "[kernel]",
+        "block",
+        "checkpoint_every",
+        "lru_bytes",
+        "auto: sqrt",
+    ] {
+        assert!(text.contains(needle), "missing {needle}: {text}");
+    }
+    let out = ok(&["plan", &pipeline(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["target"], "classify");
+    assert_eq!(json["stages"][1]["output"]["layout"]["row_shape"][0], 2049);
+}
+
+#[test]
+fn demo_reports_identical_outputs() {
+    let out = ok(&["demo", "audio", "--seconds", "5"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Outputs: bit-identical"), "{text}");
+    assert!(text.contains("peak RSS"), "{text}");
+}

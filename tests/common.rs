@@ -1,0 +1,75 @@
+//! Helpers the integration tests share: generated signals, pipelines, runs.
+
+use sqrtspace::generate::AudioGenerator;
+use sqrtspace::io::{Framer, MemorySink, MemorySource};
+use sqrtspace::{Mode, Plan, RunStats, Spec, Tensor, WindowRange};
+
+/// The audio pipeline shipped in `pipelines/`.
+pub const AUDIO: &str = include_str!("../pipelines/audio.ron");
+
+/// Chirp, tones and seeded noise: never constant, so a stale block shows.
+pub fn chirp_noise(samples: usize, seed: u64) -> Vec<f32> {
+    let mut out = vec![0.0; samples];
+    AudioGenerator::new(8000, seed).fill(&mut out);
+    out
+}
+
+/// Parses a pipeline, panicking with the parser's message.
+pub fn spec(text: &str) -> Spec {
+    Spec::from_ron(text, "test.ron").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The audio pipeline resized for fast tests: 8 kHz, the given window and hop.
+pub fn small_audio(window: usize, hop: usize) -> Spec {
+    let mut s = spec(AUDIO);
+    s.window = window;
+    s.hop = hop;
+    s.sample_rate = 8000;
+    for stage in &mut s.stages {
+        if let sqrtspace::spec::OpSpec::Bandpass(band) = &mut stage.op {
+            band.lo_hz = 0.0;
+            band.hi_hz = 2000.0;
+        }
+    }
+    s
+}
+
+/// Runs `spec` in `mode` over `samples`, returning the target's rows and the counters.
+pub fn run(spec: &Spec, mode: Mode, samples: &[f32], range: WindowRange) -> (Tensor, RunStats) {
+    let mut spec = spec.clone();
+    spec.mode = mode;
+    let plan = Plan::new(&spec, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut framer = Framer::new(
+        Box::new(MemorySource::new(samples.to_vec())),
+        plan.window,
+        plan.hop,
+    );
+    let mut sink = MemorySink::new(&plan.target_node().port.layout);
+    let stats =
+        sqrtspace::run(&plan, &mut framer, range, &mut sink).unwrap_or_else(|e| panic!("{e}"));
+    (sink.tensor, stats)
+}
+
+/// Classic and sqrt over the same samples; panics unless their bits agree. Returns the rows.
+pub fn assert_modes_agree(spec: &Spec, samples: &[f32]) -> Tensor {
+    let (classic, _) = run(spec, Mode::Classic, samples, WindowRange::all());
+    let (sqrt, _) = run(spec, Mode::Sqrt, samples, WindowRange::all());
+    assert_eq!(classic.rows(), sqrt.rows(), "row counts differ");
+    assert!(
+        classic.bit_identical(&sqrt),
+        "classic and sqrt differ for block {:?}, k {:?}, lru {:?}",
+        spec.block,
+        spec.checkpoint_every,
+        spec.lru_bytes
+    );
+    classic
+}
+
+/// The stats of one stage by name.
+pub fn stage<'a>(stats: &'a RunStats, name: &str) -> &'a sqrtspace::exec::StageStats {
+    stats
+        .stages
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no stage {name}"))
+}
