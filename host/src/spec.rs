@@ -339,6 +339,45 @@ mod tests {
     }
 
     #[test]
+    fn every_operator_parses_in_the_documented_syntax() {
+        let spec = Spec::from_ron(
+            r#"(window: 8, hop: 4, sample_rate: 100, stages: [
+                (name: "a", inputs: ["input"], op: WindowFft(window: Rectangular)),
+                (name: "b", inputs: ["a"], op: Bandpass(lo_hz: 0.0, hi_hz: 50.0)),
+                (name: "c", inputs: ["b"], op: Magnitude),
+                (name: "d", inputs: ["c"], op: SpectralFeatures),
+                (name: "e", inputs: ["d"], op: Iir(filter: Sos(sections: [(1.0, 0.0, 0.0, 1.0, 0.5, 0.0)]))),
+                (name: "f", inputs: ["e"], op: Iir(filter: Highpass(cutoff_hz: 1.0, q: 0.5))),
+                (name: "g", inputs: ["f"], op: RollingMean(rows: 3)),
+                (name: "h", inputs: ["g", "d"], op: Concat),
+                (name: "i", inputs: ["h"], op: Mlp(layers: [(weights: [[1.0]], bias: [0.0], activation: Tanh)])),
+            ])"#,
+            "all.ron",
+        )
+        .expect("parses");
+        let names: Vec<&str> = spec.stages.iter().map(|s| s.op.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "WindowFft",
+                "Bandpass",
+                "Magnitude",
+                "SpectralFeatures",
+                "Iir",
+                "Iir",
+                "RollingMean",
+                "Concat",
+                "Mlp"
+            ]
+        );
+        assert!(Spec::from_ron(
+            r#"(window: 8, hop: 4, sample_rate: 100, stages: [(name: "e", inputs: ["input"], op: Iir(filter: Lowpass(cutoff_hz: 1.0, q: 0.5, gain: 2.0)))])"#,
+            "x.ron"
+        )
+        .is_err());
+    }
+
+    #[test]
     fn byte_sizes() {
         assert_eq!("64 MiB".parse::<ByteSize>(), Ok(ByteSize(64 << 20)));
         assert_eq!("1.5GB".parse::<ByteSize>(), Ok(ByteSize(1_500_000_000)));

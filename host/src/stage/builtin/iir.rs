@@ -28,8 +28,12 @@ pub struct Params {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub enum Filter {
-    /// Second-order sections `[b0, b1, b2, a0, a1, a2]`, as `scipy.signal` writes them.
-    Sos(Vec<[f64; 6]>),
+    /// Second-order sections `(b0, b1, b2, a0, a1, a2)`, as `scipy.signal` writes them:
+    /// `Sos(sections: [(1.0, 2.0, 1.0, 1.0, -0.5, 0.1)])`.
+    Sos {
+        /// One tuple per section, applied in order.
+        sections: Vec<[f64; 6]>,
+    },
     /// An RBJ-cookbook low-pass biquad.
     Lowpass {
         /// Cutoff, in Hz of the frame rate.
@@ -80,7 +84,7 @@ impl Filter {
         match *self {
             Filter::Lowpass { cutoff_hz, q } => rbj(cutoff_hz, q, false),
             Filter::Highpass { cutoff_hz, q } => rbj(cutoff_hz, q, true),
-            Filter::Sos(ref sos) => {
+            Filter::Sos { sections: ref sos } => {
                 if sos.is_empty() {
                     return Err(BuildError::Param("Sos needs at least one section".into()));
                 }
@@ -321,13 +325,17 @@ mod tests {
 
     #[test]
     fn sos_is_normalized_by_a0_and_validated() {
-        let s = Filter::Sos(vec![[2.0, 4.0, 2.0, 2.0, 1.0, 0.5]])
-            .sections(1.0)
-            .expect("valid");
+        let s = Filter::Sos {
+            sections: vec![[2.0, 4.0, 2.0, 2.0, 1.0, 0.5]],
+        }
+        .sections(1.0)
+        .expect("valid");
         assert_eq!(s, vec![[1.0, 2.0, 1.0, 0.5, 0.25]]);
-        let err = Filter::Sos(vec![[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
-            .sections(1.0)
-            .unwrap_err();
+        let err = Filter::Sos {
+            sections: vec![[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]],
+        }
+        .sections(1.0)
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "section 0 needs finite coefficients and a0 != 0"
