@@ -223,7 +223,7 @@ fn plan_prints_every_setting_with_its_reason() {
         "block",
         "checkpoint_every",
         "lru_bytes",
-        "auto: sqrt",
+        "auto: same bits as classic",
     ] {
         assert!(text.contains(needle), "missing {needle}: {text}");
     }

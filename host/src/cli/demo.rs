@@ -99,11 +99,26 @@ impl DemoCommand {
     }
 }
 
-fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 {
-        format!("{:.2}x", a / b)
-    } else {
-        "n/a".into()
+/// How `chosen` compares with `baseline`, as "N× <less>" or "N× <more>".
+fn ratio(chosen: f64, baseline: f64, less: &str, more: &str) -> String {
+    match (chosen > 0.0, baseline > 0.0) {
+        (true, true) if chosen <= baseline => format!("{:.1}x {less}", baseline / chosen),
+        (true, true) => format!("{:.1}x {more}", chosen / baseline),
+        (false, true) => format!("none vs {baseline}"),
+        _ => "n/a".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio;
+
+    #[test]
+    fn ratios_read_as_how_many_times() {
+        assert_eq!(ratio(6.0, 554.0, "smaller", "larger"), "92.3x smaller");
+        assert_eq!(ratio(2.0, 1.0, "faster", "slower"), "2.0x slower");
+        assert_eq!(ratio(0.0, 3.0, "fewer", "more"), "none vs 3");
+        assert_eq!(ratio(1.0, 0.0, "fewer", "more"), "n/a");
     }
 }
 
@@ -114,14 +129,14 @@ fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64)
         "",
         &format!("{} (auto)", chosen.mode),
         "classic (baseline)",
-        "ratio",
+        "auto vs baseline",
     ]);
     let rss = |r: &Report| r.usage.max_rss_bytes as f64;
     table.add_row([
         "peak RSS".to_string(),
         ByteSize(chosen.usage.max_rss_bytes).to_string(),
         ByteSize(baseline.usage.max_rss_bytes).to_string(),
-        ratio(rss(chosen), rss(baseline)),
+        ratio(rss(chosen), rss(baseline), "smaller", "larger"),
     ]);
     table.add_row([
         "major / minor faults".to_string(),
@@ -134,15 +149,17 @@ fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64)
             baseline.usage.major_faults, baseline.usage.minor_faults
         ),
         ratio(
-            chosen.usage.minor_faults as f64,
-            baseline.usage.minor_faults as f64,
+            (chosen.usage.minor_faults + chosen.usage.major_faults) as f64,
+            (baseline.usage.minor_faults + baseline.usage.major_faults) as f64,
+            "fewer",
+            "more",
         ),
     ]);
     table.add_row([
         "time".to_string(),
         format_secs(chosen.wall_secs),
         format_secs(baseline.wall_secs),
-        ratio(chosen.wall_secs, baseline.wall_secs),
+        ratio(chosen.wall_secs, baseline.wall_secs, "faster", "slower"),
     ]);
     table.add_row([
         "windows".to_string(),

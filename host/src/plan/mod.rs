@@ -227,8 +227,8 @@ impl Plan {
         let (mode, mode_reason) = match spec.mode {
             Mode::Auto => (
                 Mode::Sqrt,
-                "auto: sqrt gives the same bits as classic in memory that does not grow with \
-                 the stream (the probing planner that can also choose classic is not built yet)"
+                "auto: same bits as classic, in memory flat in stream length (probing that can \
+                 pick classic is not built yet)"
                     .to_string(),
             ),
             chosen => (chosen, "set in the pipeline".to_string()),
