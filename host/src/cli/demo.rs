@@ -109,19 +109,6 @@ fn ratio(chosen: f64, baseline: f64, less: &str, more: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::ratio;
-
-    #[test]
-    fn ratios_read_as_how_many_times() {
-        assert_eq!(ratio(6.0, 554.0, "smaller", "larger"), "92.3x smaller");
-        assert_eq!(ratio(2.0, 1.0, "faster", "slower"), "2.0x slower");
-        assert_eq!(ratio(0.0, 3.0, "fewer", "more"), "none vs 3");
-        assert_eq!(ratio(1.0, 0.0, "fewer", "more"), "n/a");
-    }
-}
-
 fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
@@ -190,4 +177,17 @@ fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64)
             "DIFFERENT"
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio;
+
+    #[test]
+    fn ratios_read_as_how_many_times() {
+        assert_eq!(ratio(6.0, 554.0, "smaller", "larger"), "92.3x smaller");
+        assert_eq!(ratio(2.0, 1.0, "faster", "slower"), "2.0x slower");
+        assert_eq!(ratio(0.0, 3.0, "fewer", "more"), "none vs 3");
+        assert_eq!(ratio(1.0, 0.0, "fewer", "more"), "n/a");
+    }
 }
