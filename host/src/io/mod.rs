@@ -3,6 +3,7 @@
 //! temporary file that is renamed into place only when the run succeeds.
 
 mod framer;
+mod frames;
 mod npy;
 mod raw;
 mod sink;

@@ -2,24 +2,20 @@
 //! decoded in bulk, straight from the file.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Seek};
 use std::path::Path;
 
 use npyz::{DType, Endianness, TypeChar};
 
-use super::{InputError, READ_CHUNK, SampleSource};
+use super::frames::FrameFile;
+use super::{InputError, SampleSource};
 
 /// A 1-D `.npy` array of f32 (or f64, rounded to f32), either byte order.
 #[derive(Debug)]
 pub struct NpySource {
-    path: String,
-    reader: BufReader<File>,
+    file: FrameFile,
     item: usize,
     big_endian: bool,
-    data_start: u64,
-    len: u64,
-    position: u64,
-    bytes: Vec<u8>,
 }
 
 impl NpySource {
@@ -64,36 +60,21 @@ impl NpySource {
                 path: name.clone(),
                 source,
             })?;
-        let needed = len * item as u64;
-        let available = file_len.saturating_sub(data_start);
-        if available < needed {
-            return Err(InputError::Truncated {
-                path: name,
-                message: format!(
-                    "the header promises {needed} bytes of samples, the file holds {available}"
-                ),
-            });
-        }
         Ok(NpySource {
-            path: name,
-            reader,
+            file: FrameFile::new(name, reader, file_len, data_start, item, len)?,
             item,
             big_endian,
-            data_start,
-            len,
-            position: 0,
-            bytes: Vec::new(),
         })
     }
 }
 
 impl SampleSource for NpySource {
     fn describe(&self) -> String {
-        self.path.clone()
+        self.file.path().to_string()
     }
 
     fn total_samples(&self) -> Option<u64> {
-        Some(self.len)
+        Some(self.file.frames())
     }
 
     fn sample_rate(&self) -> Option<u32> {
@@ -101,30 +82,20 @@ impl SampleSource for NpySource {
     }
 
     fn read_into(&mut self, out: &mut Vec<f32>, max: usize) -> Result<usize, InputError> {
-        let left = usize::try_from(self.len - self.position).unwrap_or(usize::MAX);
-        let n = left.min(max).min(READ_CHUNK);
-        if n == 0 {
-            return Ok(0);
-        }
-        self.bytes.resize(n * self.item, 0);
-        self.reader
-            .read_exact(&mut self.bytes)
-            .map_err(|source| InputError::Read {
-                path: self.path.clone(),
-                source,
-            })?;
-        match (self.item, self.big_endian) {
+        let (item, big_endian) = (self.item, self.big_endian);
+        let bytes = self.file.read(max)?;
+        match (item, big_endian) {
             (4, false) => out.extend(
-                self.bytes
+                bytes
                     .chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
             ),
             (4, true) => out.extend(
-                self.bytes
+                bytes
                     .chunks_exact(4)
                     .map(|b| f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
             ),
-            (_, big) => out.extend(self.bytes.chunks_exact(8).map(|b| {
+            (_, big) => out.extend(bytes.chunks_exact(8).map(|b| {
                 let bytes = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
                 (if big {
                     f64::from_be_bytes(bytes)
@@ -133,21 +104,11 @@ impl SampleSource for NpySource {
                 }) as f32
             })),
         }
-        self.position += n as u64;
-        Ok(n)
+        Ok(bytes.len() / item)
     }
 
     fn seek(&mut self, position: u64) -> Result<bool, InputError> {
-        let position = position.min(self.len);
-        self.reader
-            .seek(SeekFrom::Start(
-                self.data_start + position * self.item as u64,
-            ))
-            .map_err(|source| InputError::Read {
-                path: self.path.clone(),
-                source,
-            })?;
-        self.position = position;
+        self.file.seek(position)?;
         Ok(true)
     }
 }

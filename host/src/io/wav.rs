@@ -6,22 +6,24 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::{InputError, READ_CHUNK, SampleSource};
+use super::frames::FrameFile;
+use super::{InputError, SampleSource};
 
 /// A WAV file read one channel at a time, as f32 in [-1, 1).
 #[derive(Debug)]
 pub struct WavSource {
-    path: String,
-    reader: BufReader<File>,
+    file: FrameFile,
+    samples: SampleLayout,
+    sample_rate: u32,
+}
+
+/// Where one channel's sample sits in a frame, and how it is encoded.
+#[derive(Clone, Copy, Debug)]
+struct SampleLayout {
     encoding: Encoding,
     bytes_per_sample: usize,
     block_align: usize,
     channel: usize,
-    sample_rate: u32,
-    data_start: u64,
-    frames: u64,
-    position: u64,
-    bytes: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,37 +134,28 @@ impl WavSource {
                 )));
             }
         };
-        let available = file_len.saturating_sub(layout.data_start);
-        if available < layout.data_len {
-            return Err(InputError::Truncated {
-                path: name,
-                message: format!(
-                    "the header promises {} bytes of samples, the file holds {available}",
-                    layout.data_len
-                ),
-            });
-        }
-        reader
-            .seek(SeekFrom::Start(layout.data_start))
-            .map_err(|source| InputError::Read {
-                path: name.clone(),
-                source,
-            })?;
+        let frames = layout.data_len / layout.block_align as u64;
         Ok(WavSource {
-            path: name,
-            reader,
-            encoding,
-            bytes_per_sample,
-            block_align: layout.block_align,
-            channel,
+            file: FrameFile::new(
+                name,
+                reader,
+                file_len,
+                layout.data_start,
+                layout.block_align,
+                frames,
+            )?,
+            samples: SampleLayout {
+                encoding,
+                bytes_per_sample,
+                block_align: layout.block_align,
+                channel,
+            },
             sample_rate: spec.sample_rate,
-            data_start: layout.data_start,
-            frames: layout.data_len / layout.block_align as u64,
-            position: 0,
-            bytes: Vec::new(),
         })
     }
+}
 
+impl SampleLayout {
     fn decode(&self, frames: &[u8], out: &mut Vec<f32>) {
         let offset = self.channel * self.bytes_per_sample;
         let samples = frames.chunks_exact(self.block_align).map(|f| &f[offset..]);
@@ -188,11 +181,11 @@ impl WavSource {
 
 impl SampleSource for WavSource {
     fn describe(&self) -> String {
-        self.path.clone()
+        self.file.path().to_string()
     }
 
     fn total_samples(&self) -> Option<u64> {
-        Some(self.frames)
+        Some(self.file.frames())
     }
 
     fn sample_rate(&self) -> Option<u32> {
@@ -200,50 +193,14 @@ impl SampleSource for WavSource {
     }
 
     fn read_into(&mut self, out: &mut Vec<f32>, max: usize) -> Result<usize, InputError> {
-        let left = self.frames - self.position;
-        let frames = usize::try_from(left)
-            .unwrap_or(usize::MAX)
-            .min(max)
-            .min(READ_CHUNK);
-        if frames == 0 {
-            return Ok(0);
-        }
-        self.bytes.resize(frames * self.block_align, 0);
-        if let Err(source) = self.reader.read_exact(&mut self.bytes) {
-            return Err(if source.kind() == std::io::ErrorKind::UnexpectedEof {
-                InputError::Truncated {
-                    path: self.path.clone(),
-                    message: format!(
-                        "samples end before frame {} of the {} the header promises",
-                        self.position + frames as u64,
-                        self.frames
-                    ),
-                }
-            } else {
-                InputError::Read {
-                    path: self.path.clone(),
-                    source,
-                }
-            });
-        }
-        let bytes = std::mem::take(&mut self.bytes);
-        self.decode(&bytes, out);
-        self.bytes = bytes;
-        self.position += frames as u64;
-        Ok(frames)
+        let samples = self.samples;
+        let bytes = self.file.read(max)?;
+        samples.decode(bytes, out);
+        Ok(bytes.len() / samples.block_align)
     }
 
     fn seek(&mut self, position: u64) -> Result<bool, InputError> {
-        let position = position.min(self.frames);
-        self.reader
-            .seek(SeekFrom::Start(
-                self.data_start + position * self.block_align as u64,
-            ))
-            .map_err(|source| InputError::Read {
-                path: self.path.clone(),
-                source,
-            })?;
-        self.position = position;
+        self.file.seek(position)?;
         Ok(true)
     }
 }

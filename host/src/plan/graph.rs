@@ -79,19 +79,12 @@ pub(super) fn build_nodes(spec: &Spec) -> Result<(Vec<Node>, NodeId), PlanError>
         Some(t) => t.as_str(),
         None => spec.stages.last().map_or("", |s| s.name.as_str()),
     };
-    let mut nodes = vec![Node {
-        name: INPUT.to_string(),
-        op_name: "input",
-        inputs: Vec::new(),
-        port: Port::plain(DType::F32, vec![spec.window]),
-        context: 0,
-        kernel: false,
-        checkpoint_output: false,
-        fan_out: 0,
-        read_with_context: false,
-        needed: false,
-        op: None,
-    }];
+    let mut nodes = vec![Node::unbuilt(
+        INPUT,
+        "input",
+        Vec::new(),
+        Port::plain(DType::F32, vec![spec.window]),
+    )];
     let id_of = |nodes: &[Node], name: &str| nodes.iter().position(|n| n.name == name);
     for stage in order {
         let inputs = stage
@@ -99,19 +92,13 @@ pub(super) fn build_nodes(spec: &Spec) -> Result<(Vec<Node>, NodeId), PlanError>
             .iter()
             .map(|i| id_of(&nodes, i).unwrap_or(INPUT_NODE))
             .collect();
-        nodes.push(Node {
-            name: stage.name.clone(),
-            op_name: stage.op.name(),
+        // The operator, and with it the port, is built once the inputs' ports are known.
+        nodes.push(Node::unbuilt(
+            &stage.name,
+            stage.op.name(),
             inputs,
-            port: Port::plain(DType::F32, Vec::new()),
-            context: 0,
-            kernel: false,
-            checkpoint_output: false,
-            fan_out: 0,
-            read_with_context: false,
-            needed: false,
-            op: None,
-        });
+            Port::plain(DType::F32, Vec::new()),
+        ));
     }
     let target = match id_of(&nodes, target_name) {
         Some(id) if id != INPUT_NODE => id,
@@ -149,6 +136,24 @@ fn cycle(spec: &Spec, placed: &std::collections::HashSet<&str>) -> PlanError {
             return PlanError::Cycle { path: cycle };
         }
         path.push(next);
+    }
+}
+
+impl Node {
+    fn unbuilt(name: &str, op_name: &'static str, inputs: Vec<NodeId>, port: Port) -> Node {
+        Node {
+            name: name.to_string(),
+            op_name,
+            inputs,
+            port,
+            context: 0,
+            kernel: false,
+            checkpoint_output: false,
+            fan_out: 0,
+            read_with_context: false,
+            needed: false,
+            op: None,
+        }
     }
 }
 
