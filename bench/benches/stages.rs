@@ -20,6 +20,7 @@ fn build(op: &OpSpec, inputs: &[Port]) -> std::sync::Arc<dyn Operator> {
         sample_rate: 48_000.0,
         window: WINDOW,
         hop: HOP,
+        base_dir: None,
     };
     sqrtspace::stage::builtin::build(op, &ctx).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -125,6 +125,10 @@ pub trait Operator: Send + Sync + fmt::Debug {
     }
     /// A fresh instance (one per executor, later one per worker).
     fn instantiate(&self) -> Result<Instance, StageError>;
+    /// The plugin behind this operator, when it is one.
+    fn plugin(&self) -> Option<&crate::plugin::LoadedPlugin> {
+        None
+    }
 }
 
 /// What an operator is built against.
@@ -138,6 +142,8 @@ pub struct BuildContext<'a> {
     pub window: usize,
     /// Hop between windows in samples.
     pub hop: usize,
+    /// Directory of the pipeline file, where relative plugin paths are looked for.
+    pub base_dir: Option<&'a std::path::Path>,
 }
 
 impl BuildContext<'_> {
@@ -220,6 +226,9 @@ pub enum BuildError {
     /// A parameter is out of range or inconsistent.
     #[error("{0}")]
     Param(String),
+    /// A plugin could not be loaded or configured.
+    #[error("{0}")]
+    Plugin(String),
 }
 
 /// A stage or kernel failed on a block.
@@ -237,6 +246,10 @@ pub enum StageError {
     /// A state blob could not be restored.
     #[error("cannot restore kernel state: {0}")]
     State(String),
+    /// A plugin trapped, ran past its deadline or memory cap, or returned something
+    /// malformed.
+    #[error("{0}")]
+    Plugin(String),
     /// Anything else the stage reports.
     #[error("{0}")]
     Failed(String),

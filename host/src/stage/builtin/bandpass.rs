@@ -165,6 +165,7 @@ mod tests {
             sample_rate: 160.0,
             window: 16,
             hop: 16,
+            base_dir: None,
         };
         let op = build(
             &Params {
@@ -186,6 +187,7 @@ mod tests {
             sample_rate: 160.0,
             window: 16,
             hop: 16,
+            base_dir: None,
         };
         let err = |lo_hz, hi_hz| {
             build(&Params { lo_hz, hi_hz }, &ctx)

@@ -1,114 +1,25 @@
 //! `Iir`: a stateful kernel that filters every element of the row along time (across
-//! windows) with a cascade of biquad sections.
-//!
-//! Each element of the input row is its own signal, one value per window, sampled at the
-//! frame rate `sample_rate / hop`; the cascade runs in f64, transposed direct form II, one
-//! value at a time, so stepping over blocks of any size gives the same bits as one pass. The
-//! state (two f64 per element per section) is explicit and crosses block boundaries, checkpoints
-//! and the plugin boundary as a byte blob.
+//! windows) with a cascade of biquad sections. The arithmetic and the state format are the
+//! `iir` plugin crate's, so this native kernel and the Wasm plugin compute the same bits.
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use ::iir::State;
+pub use ::iir::{Filter, Params, Section};
 
 use crate::stage::{
     BuildContext, BuildError, Instance, Kernel, Operator, Port, StageCall, StageError,
 };
 use crate::tensor::{DType, Layout, Tensor};
 
-/// Parameters of `Iir`.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Params {
-    /// The filter.
-    pub filter: Filter,
-}
-
-/// How the filter is given.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub enum Filter {
-    /// Second-order sections `(b0, b1, b2, a0, a1, a2)`, as `scipy.signal` writes them:
-    /// `Sos(sections: [(1.0, 2.0, 1.0, 1.0, -0.5, 0.1)])`.
-    Sos {
-        /// One tuple per section, applied in order.
-        sections: Vec<[f64; 6]>,
-    },
-    /// An RBJ-cookbook low-pass biquad.
-    Lowpass {
-        /// Cutoff, in Hz of the frame rate.
-        cutoff_hz: f64,
-        /// Quality factor (0.7071 is Butterworth).
-        q: f64,
-    },
-    /// An RBJ-cookbook high-pass biquad.
-    Highpass {
-        /// Cutoff, in Hz of the frame rate.
-        cutoff_hz: f64,
-        /// Quality factor (0.7071 is Butterworth).
-        q: f64,
-    },
-}
-
-/// One normalized section: `[b0, b1, b2, a1, a2]` with `a0 = 1`.
-pub type Section = [f64; 5];
-
-impl Filter {
-    /// The normalized sections at `rate` values per second.
-    pub fn sections(&self, rate: f64) -> Result<Vec<Section>, BuildError> {
-        let rbj = |cutoff_hz: f64, q: f64, high: bool| {
-            let nyquist = rate / 2.0;
-            if !(cutoff_hz > 0.0 && cutoff_hz < nyquist && q > 0.0 && q.is_finite()) {
-                return Err(BuildError::Param(format!(
-                    "needs 0 < cutoff_hz < {nyquist} (half the frame rate {rate} windows/s) and q > 0, \
-                     got cutoff_hz {cutoff_hz}, q {q}"
-                )));
-            }
-            let w0 = 2.0 * std::f64::consts::PI * cutoff_hz / rate;
-            let (sin, cos) = w0.sin_cos();
-            let alpha = sin / (2.0 * q);
-            let (b0, b1) = if high {
-                ((1.0 + cos) / 2.0, -(1.0 + cos))
-            } else {
-                ((1.0 - cos) / 2.0, 1.0 - cos)
-            };
-            let a0 = 1.0 + alpha;
-            Ok(vec![[
-                b0 / a0,
-                b1 / a0,
-                b0 / a0,
-                -2.0 * cos / a0,
-                (1.0 - alpha) / a0,
-            ]])
-        };
-        match *self {
-            Filter::Lowpass { cutoff_hz, q } => rbj(cutoff_hz, q, false),
-            Filter::Highpass { cutoff_hz, q } => rbj(cutoff_hz, q, true),
-            Filter::Sos { sections: ref sos } => {
-                if sos.is_empty() {
-                    return Err(BuildError::Param("Sos needs at least one section".into()));
-                }
-                sos.iter()
-                    .enumerate()
-                    .map(|(i, &[b0, b1, b2, a0, a1, a2])| {
-                        if a0 == 0.0 || ![b0, b1, b2, a0, a1, a2].iter().all(|c| c.is_finite()) {
-                            return Err(BuildError::Param(format!(
-                                "section {i} needs finite coefficients and a0 != 0"
-                            )));
-                        }
-                        Ok([b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0])
-                    })
-                    .collect()
-            }
-        }
-    }
-}
-
 /// Builds the kernel for one f32 input of any row shape.
 pub fn build(params: &Params, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator>, BuildError> {
     ctx.expect_inputs(1)?;
     let input = ctx.input(0, DType::F32)?;
-    let sections = params.filter.sections(ctx.frame_rate())?;
+    let sections = params
+        .filter
+        .sections(ctx.frame_rate())
+        .map_err(BuildError::Param)?;
     Ok(Arc::new(IirOp {
         sections: sections.into(),
         width: input.layout.row_len(),
@@ -143,56 +54,28 @@ impl Operator for IirOp {
     }
 }
 
-/// The serialized state: two delay values per element per section.
-#[derive(Serialize, Deserialize)]
-struct State {
-    width: u64,
-    sections: u64,
-    z: Vec<f64>,
-}
-
-/// The cascade for `width` independent signals.
+/// The cascade for `width` independent signals, with its state.
 #[derive(Debug)]
 pub struct Iir {
     sections: Arc<[Section]>,
     width: usize,
-    /// `z[(element * sections + s) * 2 ..][..2]`.
-    z: Vec<f64>,
+    state: State,
 }
 
 impl Iir {
     /// A cascade in its zero initial state.
     pub fn new(sections: Arc<[Section]>, width: usize) -> Iir {
         Iir {
-            z: vec![0.0; width * sections.len() * 2],
+            state: State::zero(width, sections.len()),
             sections,
             width,
-        }
-    }
-
-    /// Filters one row of values (one per signal) in place.
-    pub fn filter_row(&mut self, row: &[f32], out: &mut [f32]) {
-        let per = self.sections.len() * 2;
-        for ((x, y), z) in row
-            .iter()
-            .zip(out.iter_mut())
-            .zip(self.z.chunks_exact_mut(per))
-        {
-            let mut v = f64::from(*x);
-            for (&[b0, b1, b2, a1, a2], z) in self.sections.iter().zip(z.chunks_exact_mut(2)) {
-                let out = b0 * v + z[0];
-                z[0] = b1 * v - a1 * out + z[1];
-                z[1] = b2 * v - a2 * out;
-                v = out;
-            }
-            *y = v as f32;
         }
     }
 }
 
 impl Kernel for Iir {
     fn reset(&mut self) {
-        self.z.iter_mut().for_each(|z| *z = 0.0);
+        self.state = State::zero(self.width, self.sections.len());
     }
 
     fn step(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
@@ -200,37 +83,18 @@ impl Kernel for Iir {
         let input = view.typed::<f32>()?;
         let output = out.reset::<f32>(call.rows, view.row_shape());
         for (row, dst) in input.iter().zip(output.chunks_exact_mut(self.width.max(1))) {
-            self.filter_row(row, dst);
+            ::iir::filter_row(&self.sections, &mut self.state, row, dst);
         }
         Ok(())
     }
 
     fn save_state(&self) -> Vec<u8> {
-        let state = State {
-            width: self.width as u64,
-            sections: self.sections.len() as u64,
-            z: self.z.clone(),
-        };
-        // Serializing plain integers and a vector of floats into memory cannot fail.
-        postcard::to_stdvec(&state).unwrap_or_default()
+        self.state.to_bytes()
     }
 
     fn load_state(&mut self, bytes: &[u8]) -> Result<(), StageError> {
-        let state: State =
-            postcard::from_bytes(bytes).map_err(|e| StageError::State(e.to_string()))?;
-        if state.width != self.width as u64
-            || state.sections != self.sections.len() as u64
-            || state.z.len() != self.z.len()
-        {
-            return Err(StageError::State(format!(
-                "state is for {} signals x {} sections, this filter has {} x {}",
-                state.width,
-                state.sections,
-                self.width,
-                self.sections.len()
-            )));
-        }
-        self.z = state.z;
+        self.state =
+            State::from_bytes(bytes, self.width, self.sections.len()).map_err(StageError::State)?;
         Ok(())
     }
 }

@@ -1,173 +1,34 @@
-//! `Mlp`: a small fully connected classifier whose weights are given in the pipeline.
-//!
-//! The inputs' rows are joined side by side into one feature vector, optionally standardized
-//! (`(x - mean) / std`), then passed through the layers: `y = act(W x + b)` with `W` given
-//! row by row as `[outputs][inputs]`, as PyTorch's `Linear` stores it. Each output is summed
-//! in a fixed order (bias first, then inputs in order) in f32, so a row's result never depends
-//! on the block it is in.
+//! `Mlp`: a small fully connected classifier whose weights are given in the pipeline. The
+//! network is the `classify` plugin crate's, so this native stage and the Wasm plugin compute
+//! the same bits; its documentation gives the arithmetic.
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+pub use ::classify::{Activation, Layer, Params, Standardize};
+use ::classify::{Network, Work};
 
 use crate::stage::{
     BuildContext, BuildError, Instance, Operator, Port, Stage, StageCall, StageError,
 };
 use crate::tensor::{DType, Tensor};
 
-/// Parameters of `Mlp`.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Params {
-    /// Per-feature standardization applied before the first layer.
-    #[serde(default)]
-    pub standardize: Option<Standardize>,
-    /// The layers, first to last.
-    pub layers: Vec<Layer>,
-}
-
-/// `(x - mean) / std`, per input feature.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Standardize {
-    /// Subtracted from each feature.
-    pub mean: Vec<f32>,
-    /// Each feature is divided by this (must be > 0).
-    pub std: Vec<f32>,
-}
-
-/// One dense layer.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Layer {
-    /// `[outputs][inputs]`.
-    pub weights: Vec<Vec<f32>>,
-    /// One per output.
-    pub bias: Vec<f32>,
-    /// Applied to the layer's outputs.
-    #[serde(default)]
-    pub activation: Activation,
-}
-
-/// Activation functions.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub enum Activation {
-    /// Identity.
-    #[default]
-    Linear,
-    /// `max(0, x)`.
-    Relu,
-    /// `tanh(x)`.
-    Tanh,
-    /// `1 / (1 + e^-x)`.
-    Sigmoid,
-    /// `e^(x_i - max) / Σ e^(x_j - max)` over the layer's outputs.
-    Softmax,
-}
-
-/// Builds the operator for one or more f32 inputs.
+/// Builds the operator for one or more f32 inputs, joined side by side.
 pub fn build(params: &Params, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator>, BuildError> {
     ctx.expect_some_inputs()?;
     let mut width = 0;
     for index in 0..ctx.inputs.len() {
         width += ctx.input(index, DType::F32)?.layout.row_len();
     }
-    if let Some(Standardize { mean, std }) = &params.standardize {
-        if mean.len() != width || std.len() != width {
-            return Err(BuildError::Param(format!(
-                "standardize has {} means and {} stds for {width} input features",
-                mean.len(),
-                std.len()
-            )));
-        }
-        if let Some(bad) = std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            return Err(BuildError::Param(format!(
-                "standardize std must be finite and > 0, found {bad}"
-            )));
-        }
-    }
-    if params.layers.is_empty() {
-        return Err(BuildError::Param("needs at least one layer".into()));
-    }
-    let mut layers = Vec::with_capacity(params.layers.len());
-    let mut fan_in = width;
-    for (l, layer) in params.layers.iter().enumerate() {
-        let outputs = layer.weights.len();
-        if outputs == 0 || layer.bias.len() != outputs {
-            return Err(BuildError::Param(format!(
-                "layer {l} has {outputs} weight rows and {} biases (they must match and be > 0)",
-                layer.bias.len()
-            )));
-        }
-        if let Some((j, row)) = layer
-            .weights
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.len() != fan_in)
-        {
-            return Err(BuildError::Param(format!(
-                "layer {l} weight row {j} has {} entries, but the layer has {fan_in} inputs",
-                row.len()
-            )));
-        }
-        let all_finite = layer
-            .weights
-            .iter()
-            .flatten()
-            .chain(&layer.bias)
-            .all(|v| v.is_finite());
-        if !all_finite {
-            return Err(BuildError::Param(format!(
-                "layer {l} has a weight or bias that is not finite"
-            )));
-        }
-        layers.push(Dense {
-            weights: layer.weights.iter().flatten().copied().collect(),
-            bias: layer.bias.clone(),
-            fan_in,
-            activation: layer.activation,
-        });
-        fan_in = outputs;
-    }
+    let net = Network::new(params, width).map_err(BuildError::Param)?;
     Ok(Arc::new(MlpOp {
-        net: Arc::new(Net {
-            width,
-            standardize: params.standardize.clone(),
-            layers,
-        }),
-        output: Port::plain(DType::F32, vec![fan_in]),
+        output: Port::plain(DType::F32, vec![net.outputs()]),
+        net: Arc::new(net),
     }))
 }
 
 #[derive(Debug)]
-struct Dense {
-    weights: Vec<f32>,
-    bias: Vec<f32>,
-    fan_in: usize,
-    activation: Activation,
-}
-
-#[derive(Debug)]
-struct Net {
-    width: usize,
-    standardize: Option<Standardize>,
-    layers: Vec<Dense>,
-}
-
-impl Net {
-    fn max_width(&self) -> usize {
-        self.layers
-            .iter()
-            .map(|l| l.bias.len())
-            .chain([self.width])
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-#[derive(Debug)]
 struct MlpOp {
-    net: Arc<Net>,
+    net: Arc<Network>,
     output: Port,
 }
 
@@ -177,39 +38,16 @@ impl Operator for MlpOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        let max = self.net.max_width();
         Ok(Instance::Stage(Box::new(Mlp {
+            work: self.net.work(),
             net: Arc::clone(&self.net),
-            a: vec![0.0; max],
-            b: vec![0.0; max],
         })))
     }
 }
 
 struct Mlp {
-    net: Arc<Net>,
-    a: Vec<f32>,
-    b: Vec<f32>,
-}
-
-fn activate(values: &mut [f32], activation: Activation) {
-    match activation {
-        Activation::Linear => {}
-        Activation::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
-        Activation::Tanh => values.iter_mut().for_each(|v| *v = v.tanh()),
-        Activation::Sigmoid => values
-            .iter_mut()
-            .for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
-        Activation::Softmax => {
-            let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0f32;
-            for v in values.iter_mut() {
-                *v = (*v - max).exp();
-                sum += *v;
-            }
-            values.iter_mut().for_each(|v| *v /= sum);
-        }
-    }
+    net: Arc<Network>,
+    work: Work,
 }
 
 impl Stage for Mlp {
@@ -219,39 +57,17 @@ impl Stage for Mlp {
             .iter()
             .map(|view| view.typed::<f32>())
             .collect::<Result<Vec<_>, _>>()?;
-        let net = &*self.net;
-        let outputs = net.layers.last().map_or(0, |l| l.bias.len());
+        let outputs = self.net.outputs();
         let output = out.reset::<f32>(call.rows, &[outputs]);
         for (r, dst) in output.chunks_exact_mut(outputs.max(1)).enumerate() {
+            let x = self.net.input(&mut self.work);
             let mut at = 0;
             for input in &inputs {
                 let part = input.row(r);
-                self.a[at..at + part.len()].copy_from_slice(part);
+                x[at..at + part.len()].copy_from_slice(part);
                 at += part.len();
             }
-            if let Some(Standardize { mean, std }) = &net.standardize {
-                for ((x, m), s) in self.a.iter_mut().zip(mean).zip(std) {
-                    *x = (*x - m) / s;
-                }
-            }
-            for layer in &net.layers {
-                let x = &self.a[..layer.fan_in];
-                for ((y, w), bias) in self
-                    .b
-                    .iter_mut()
-                    .zip(layer.weights.chunks_exact(layer.fan_in))
-                    .zip(&layer.bias)
-                {
-                    let mut acc = *bias;
-                    for (wi, xi) in w.iter().zip(x) {
-                        acc += wi * xi;
-                    }
-                    *y = acc;
-                }
-                activate(&mut self.b[..layer.bias.len()], layer.activation);
-                std::mem::swap(&mut self.a, &mut self.b);
-            }
-            dst.copy_from_slice(&self.a[..outputs]);
+            self.net.run(&mut self.work, dst);
         }
         Ok(())
     }

@@ -25,6 +25,7 @@ pub fn build(op: &OpSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator>, B
         OpSpec::Iir(params) => iir::build(params, ctx),
         OpSpec::RollingMean(params) => rolling_mean::build(params, ctx),
         OpSpec::Concat => concat::build(ctx),
+        OpSpec::Plugin(spec) => crate::plugin::build(spec, ctx),
     }
 }
 
@@ -83,6 +84,7 @@ pub(crate) mod testing {
             sample_rate,
             window: 1,
             hop: 1,
+            base_dir: None,
         };
         let op = build(&ctx).map_err(|e| e.to_string())?;
         let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();

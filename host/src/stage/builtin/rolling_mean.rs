@@ -114,6 +114,7 @@ mod tests {
                 sample_rate: 1.0,
                 window: 1,
                 hop: 1,
+                base_dir: None,
             },
         )
         .expect("builds");

@@ -1,14 +1,6 @@
-//! `SpectralFeatures`: four numbers per magnitude spectrum.
-//!
-//! With magnitudes `m_i` at frequencies `f_i` (from the input's frequency axis) and
-//! `M = Σ m_i`, each output row is
-//! - `peak_hz`: the frequency of the largest magnitude (the first one on ties);
-//! - `centroid_hz`: `c = Σ f_i m_i / M`;
-//! - `kurtosis`: `Σ (f_i - c)⁴ m_i / M / s⁴` with `s² = Σ (f_i - c)² m_i / M`;
-//! - `log_energy`: `ln(Σ m_i² + 1e-12)`.
-//!
-//! A silent row (`M = 0`) has centroid and kurtosis 0. NaN and infinities are not filtered:
-//! a NaN magnitude makes every feature of its row NaN. Sums run in f64.
+//! `SpectralFeatures`: four numbers per magnitude spectrum — peak frequency, centroid,
+//! kurtosis and log energy. The arithmetic is the `features` plugin crate's, so this native
+//! stage and the Wasm plugin compute the same bits; its documentation gives the definitions.
 
 use std::sync::Arc;
 
@@ -19,7 +11,7 @@ use crate::stage::{
 use crate::tensor::{DType, Tensor};
 
 /// Names of the output columns, in order.
-pub const COLUMNS: [&str; 4] = ["peak_hz", "centroid_hz", "kurtosis", "log_energy"];
+pub use ::features::COLUMNS;
 
 /// Builds the operator for one f32 magnitude spectrum.
 pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator>, BuildError> {
@@ -60,52 +52,7 @@ struct SpectralFeatures {
 
 /// The four features of one magnitude spectrum.
 pub fn features(magnitudes: &[f32], axis: FreqAxis) -> [f32; 4] {
-    let mut total = 0.0f64;
-    let mut weighted = 0.0f64;
-    let mut energy = 0.0f64;
-    let mut peak = f64::NAN;
-    let mut best = f32::NEG_INFINITY;
-    let mut saw_nan = false;
-    for (i, &m) in magnitudes.iter().enumerate() {
-        let m64 = f64::from(m);
-        total += m64;
-        weighted += axis.hz(i) * m64;
-        energy += m64 * m64;
-        if m.is_nan() {
-            saw_nan = true;
-        } else if m > best || peak.is_nan() {
-            best = m;
-            peak = axis.hz(i);
-        }
-    }
-    if saw_nan {
-        peak = f64::NAN;
-    }
-    let (centroid, kurtosis) = if total == 0.0 {
-        (0.0, 0.0)
-    } else {
-        let centroid = weighted / total;
-        let (mut m2, mut m4) = (0.0f64, 0.0f64);
-        for (i, &m) in magnitudes.iter().enumerate() {
-            let d = axis.hz(i) - centroid;
-            let d2 = d * d;
-            m2 += d2 * f64::from(m);
-            m4 += d2 * d2 * f64::from(m);
-        }
-        let variance = m2 / total;
-        let kurtosis = if variance == 0.0 {
-            0.0
-        } else {
-            m4 / total / (variance * variance)
-        };
-        (centroid, kurtosis)
-    };
-    [
-        peak as f32,
-        centroid as f32,
-        kurtosis as f32,
-        (energy + 1e-12).ln() as f32,
-    ]
+    ::features::features(magnitudes, axis.first_hz, axis.step_hz)
 }
 
 impl Stage for SpectralFeatures {

@@ -213,6 +213,7 @@ mod tests {
             sample_rate: 8000.0,
             window: 8,
             hop: 4,
+            base_dir: None,
         };
         let op = build(&Params::default(), &ctx).expect("builds");
         assert_eq!(op.output().layout.row_shape, vec![5]);
@@ -228,6 +229,7 @@ mod tests {
             sample_rate: 8000.0,
             window: 8,
             hop: 4,
+            base_dir: None,
         };
         let err = build(&Params::default(), &ctx).unwrap_err();
         assert_eq!(err.to_string(), "input 0 must be f32, but it is c32");

@@ -1,0 +1,220 @@
+//! A cascade of biquad sections run along time: the numeric core of a stateful kernel, plain
+//! Rust that the host's native `Iir` kernel and this crate's Wasm component both run.
+//!
+//! Each element of a row is its own signal, one value per window, sampled at the frame rate
+//! (`sample_rate / hop`). The cascade runs in f64, transposed direct form II, one value at a
+//! time, so stepping over blocks of any size gives the same bits as one pass; filter design
+//! uses `libm`, so native and Wasm builds get the same coefficients. The state (two f64 per
+//! element per section) serializes to bytes for checkpoints.
+
+use serde::{Deserialize, Serialize};
+
+/// How the filter is given in a pipeline.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum Filter {
+    /// Second-order sections `(b0, b1, b2, a0, a1, a2)`, as `scipy.signal` writes them:
+    /// `Sos(sections: [(1.0, 2.0, 1.0, 1.0, -0.5, 0.1)])`.
+    Sos {
+        /// One tuple per section, applied in order.
+        sections: Vec<[f64; 6]>,
+    },
+    /// An RBJ-cookbook low-pass biquad.
+    Lowpass {
+        /// Cutoff, in Hz of the frame rate.
+        cutoff_hz: f64,
+        /// Quality factor (1/√2 is Butterworth).
+        q: f64,
+    },
+    /// An RBJ-cookbook high-pass biquad.
+    Highpass {
+        /// Cutoff, in Hz of the frame rate.
+        cutoff_hz: f64,
+        /// Quality factor (1/√2 is Butterworth).
+        q: f64,
+    },
+}
+
+/// Parameters of the kernel.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// The filter.
+    pub filter: Filter,
+}
+
+/// One normalized section: `[b0, b1, b2, a1, a2]` with `a0 = 1`.
+pub type Section = [f64; 5];
+
+impl Filter {
+    /// The normalized sections for a signal of `rate` values per second.
+    pub fn sections(&self, rate: f64) -> Result<Vec<Section>, String> {
+        let rbj = |cutoff_hz: f64, q: f64, high: bool| {
+            let nyquist = rate / 2.0;
+            if !(cutoff_hz > 0.0 && cutoff_hz < nyquist && q > 0.0 && q.is_finite()) {
+                return Err(format!(
+                    "needs 0 < cutoff_hz < {nyquist} (half the frame rate {rate} windows/s) and q > 0, \
+                     got cutoff_hz {cutoff_hz}, q {q}"
+                ));
+            }
+            let w0 = 2.0 * std::f64::consts::PI * cutoff_hz / rate;
+            let (sin, cos) = (libm::sin(w0), libm::cos(w0));
+            let alpha = sin / (2.0 * q);
+            let (b0, b1) = if high {
+                ((1.0 + cos) / 2.0, -(1.0 + cos))
+            } else {
+                ((1.0 - cos) / 2.0, 1.0 - cos)
+            };
+            let a0 = 1.0 + alpha;
+            Ok(vec![[
+                b0 / a0,
+                b1 / a0,
+                b0 / a0,
+                -2.0 * cos / a0,
+                (1.0 - alpha) / a0,
+            ]])
+        };
+        match *self {
+            Filter::Lowpass { cutoff_hz, q } => rbj(cutoff_hz, q, false),
+            Filter::Highpass { cutoff_hz, q } => rbj(cutoff_hz, q, true),
+            Filter::Sos { ref sections } => {
+                if sections.is_empty() {
+                    return Err("Sos needs at least one section".into());
+                }
+                sections
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &[b0, b1, b2, a0, a1, a2])| {
+                        if a0 == 0.0 || ![b0, b1, b2, a0, a1, a2].iter().all(|c| c.is_finite()) {
+                            return Err(format!(
+                                "section {i} needs finite coefficients and a0 != 0"
+                            ));
+                        }
+                        Ok([b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0])
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The cascade's delay values for `width` signals: the whole state of the kernel.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    width: u64,
+    sections: u64,
+    /// `z[(element * sections + s) * 2 ..][..2]`.
+    z: Vec<f64>,
+}
+
+impl State {
+    /// The zero state of a cascade of `sections` sections over `width` signals.
+    pub fn zero(width: usize, sections: usize) -> State {
+        State {
+            width: width as u64,
+            sections: sections as u64,
+            z: vec![0.0; width * sections * 2],
+        }
+    }
+
+    /// The state as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serializing integers and a vector of floats into memory cannot fail.
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    /// A state from [`State::to_bytes`], checked against the cascade's dimensions.
+    pub fn from_bytes(bytes: &[u8], width: usize, sections: usize) -> Result<State, String> {
+        let state: State = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+        if state.width != width as u64
+            || state.sections != sections as u64
+            || state.z.len() != width * sections * 2
+        {
+            return Err(format!(
+                "state is for {} signals x {} sections, this filter has {width} x {sections}",
+                state.width, state.sections
+            ));
+        }
+        Ok(state)
+    }
+}
+
+/// Filters one row of values (one per signal) through `sections`, advancing `state`.
+pub fn filter_row(sections: &[Section], state: &mut State, row: &[f32], out: &mut [f32]) {
+    let per = sections.len() * 2;
+    for ((x, y), z) in row
+        .iter()
+        .zip(out.iter_mut())
+        .zip(state.z.chunks_exact_mut(per))
+    {
+        let mut v = f64::from(*x);
+        for (&[b0, b1, b2, a1, a2], z) in sections.iter().zip(z.chunks_exact_mut(2)) {
+            let out = b0 * v + z[0];
+            z[0] = b1 * v - a1 * out + z[1];
+            z[1] = b2 * v - a2 * out;
+            v = out;
+        }
+        *y = v as f32;
+    }
+}
+
+/// The Wasm component: a kernel over f32 rows of any width.
+#[cfg(target_arch = "wasm32")]
+mod component {
+    use sqrtspace_sdk::ndarray::Array2;
+    use sqrtspace_sdk::{Block, Config, Error, Kernel};
+
+    struct Iir;
+
+    /// The kernel's state: the sections (derived from the parameters at `init`) travel with
+    /// the delay values, so a step needs nothing but its inputs and its state.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct KernelState {
+        sections: Vec<super::Section>,
+        delays: super::State,
+    }
+
+    impl Kernel for Iir {
+        type Params = super::Params;
+        type State = KernelState;
+        type Output = Array2<f32>;
+
+        fn init(params: &super::Params, config: &Config) -> Result<KernelState, Error> {
+            let [input] = config.inputs.as_slice() else {
+                return Err(Error::Input(format!(
+                    "takes 1 input, got {}",
+                    config.inputs.len()
+                )));
+            };
+            let sections = params
+                .filter
+                .sections(config.frame_rate())
+                .map_err(Error::Params)?;
+            let delays = super::State::zero(input.row_len(), sections.len());
+            Ok(KernelState { sections, delays })
+        }
+
+        fn step(
+            block: &Block,
+            _: &super::Params,
+            state: &mut KernelState,
+        ) -> Result<Array2<f32>, Error> {
+            let input = block.f32(0)?;
+            let mut out = Array2::zeros(input.raw_dim());
+            for (row, mut dst) in input.rows().into_iter().zip(out.rows_mut()) {
+                let (Some(row), Some(dst)) = (row.to_slice(), dst.as_slice_mut()) else {
+                    return Err(Error::Input("rows are not contiguous".into()));
+                };
+                super::filter_row(&state.sections, &mut state.delays, row, dst);
+            }
+            Ok(out)
+        }
+    }
+
+    sqrtspace_sdk::export_kernel!(
+        Iir,
+        name = "iir",
+        version = env!("CARGO_PKG_VERSION"),
+        description = "biquad cascade along time, per element (a kernel)"
+    );
+}
