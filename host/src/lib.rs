@@ -36,6 +36,7 @@ pub mod generate;
 pub mod io;
 pub mod metrics;
 pub mod plan;
+pub mod plugin;
 pub mod spec;
 pub mod stage;
 pub mod tensor;

@@ -117,6 +117,9 @@ pub struct Report {
     pub usage: Usage,
     /// Process I/O at the end.
     pub io: Option<IoCounters>,
+    /// The plugins loaded, and whether each came from the compile cache.
+    #[serde(default)]
+    pub plugins: Vec<crate::plan::PluginLoad>,
     /// The executor's counters.
     pub run: RunStats,
 }
@@ -187,6 +190,22 @@ impl fmt::Display for Report {
                 k.outputs_saved,
                 k.restores,
                 ByteSize(k.peak_bytes)
+            )?;
+        }
+        for plugin in &self.plugins {
+            writeln!(
+                f,
+                "Plugin `{}`: {} ({}, {:.2} ms)",
+                plugin.stage,
+                plugin.path,
+                match plugin.cache {
+                    crate::plugin::CacheOutcome::Hit => "from the compile cache",
+                    crate::plugin::CacheOutcome::Compiled => "compiled and cached",
+                    crate::plugin::CacheOutcome::Replaced =>
+                        "cache entry damaged: compiled and replaced",
+                    crate::plugin::CacheOutcome::Uncached => "compiled, not cached",
+                },
+                plugin.load_ms
             )?;
         }
         let mut table = Table::new();

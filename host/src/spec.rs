@@ -61,6 +61,9 @@ pub struct Spec {
     pub target: Option<String>,
     /// The stages, in any order; their inputs make the graph.
     pub stages: Vec<StageSpec>,
+    /// The directory of the pipeline file, where relative plugin paths are looked for.
+    #[serde(skip)]
+    pub base_dir: Option<std::path::PathBuf>,
 }
 
 /// One stage of the pipeline.
@@ -97,6 +100,8 @@ pub enum OpSpec {
     RollingMean(rolling_mean::Params),
     /// Join rows of several inputs.
     Concat,
+    /// A stage or kernel in a Wasm component.
+    Plugin(crate::plugin::PluginSpec),
 }
 
 impl OpSpec {
@@ -111,6 +116,7 @@ impl OpSpec {
             OpSpec::Iir(_) => "Iir",
             OpSpec::RollingMean(_) => "RollingMean",
             OpSpec::Concat => "Concat",
+            OpSpec::Plugin(_) => "Plugin",
         }
     }
 }
@@ -265,7 +271,9 @@ impl Spec {
             path: path.display().to_string(),
             source,
         })?;
-        Spec::from_ron(&text, &path.display().to_string())
+        let mut spec = Spec::from_ron(&text, &path.display().to_string())?;
+        spec.base_dir = path.parent().map(Path::to_path_buf);
+        Ok(spec)
     }
 }
 

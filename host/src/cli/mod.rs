@@ -1,11 +1,13 @@
 //! Subcommands, and how their errors become messages and exit codes.
 //!
 //! Exit codes: 0 success, 1 a run failed (a stage error), 2 bad command-line usage,
-//! 3 invalid pipeline, 4 unreadable input, 5 output could not be written.
+//! 3 invalid pipeline, 4 unreadable input, 5 output could not be written, 6 a plugin could not
+//! be loaded or failed while running (trap, deadline, memory cap, malformed output).
 
 mod demo;
 mod gen_cmd;
 mod plan_cmd;
+mod plugin_cmd;
 mod run_cmd;
 
 use std::process::ExitCode;
@@ -13,6 +15,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sqrtspace::exec::ExecError;
 use sqrtspace::io::{InputError, OutputError};
+use sqrtspace::plugin::PluginError;
+use sqrtspace::stage::{BuildError, StageError};
 use sqrtspace::{PlanError, SpecError};
 
 /// Run long window/hop pipelines in bounded memory.
@@ -33,11 +37,23 @@ enum Command {
     Gen(gen_cmd::GenCommand),
     /// Generate data, run classic and sqrt mode in separate processes, compare and report.
     Demo(demo::DemoCommand),
+    /// Inspect Wasm plugins.
+    Plugin(plugin_cmd::PluginCommand),
 }
 
 /// Exit status for an error, from the first typed error in its chain.
 fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if cause.is::<PluginError>() {
+            return 6;
+        }
+        if let Some(PlanError::Stage {
+            source: BuildError::Plugin(_),
+            ..
+        }) = cause.downcast_ref::<PlanError>()
+        {
+            return 6;
+        }
         if cause.is::<SpecError>() || cause.is::<PlanError>() {
             return 3;
         }
@@ -51,6 +67,10 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             return match exec {
                 ExecError::Input(_) => 4,
                 ExecError::Output(_) => 5,
+                ExecError::Stage {
+                    source: StageError::Plugin(_),
+                    ..
+                } => 6,
                 _ => 1,
             };
         }
@@ -66,6 +86,20 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes on one line. Library errors already quote their source in their
+/// own message, so a cause whose text is already there is not repeated.
+fn message(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// Parses the command line, runs the subcommand, and turns an error into a message on
 /// stderr and an exit code.
 pub fn main() -> ExitCode {
@@ -75,13 +109,14 @@ pub fn main() -> ExitCode {
         Command::Plan(cmd) => cmd.execute(),
         Command::Gen(cmd) => cmd.execute(),
         Command::Demo(cmd) => cmd.execute(),
+        Command::Plugin(cmd) => cmd.execute(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`| head`) is not a failure of ours.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::from(exit_code(&e))
         }
     }

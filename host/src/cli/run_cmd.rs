@@ -151,6 +151,7 @@ impl RunCommand {
             wall_secs: started.elapsed().as_secs_f64(),
             usage: Usage::now(),
             io: IoCounters::now(),
+            plugins: plan.plugins.clone(),
             run: stats,
         };
         if self.report {

@@ -70,6 +70,21 @@ pub struct Decision {
     pub reason: String,
 }
 
+/// A plugin the plan loaded, and how.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct PluginLoad {
+    /// The stage it implements.
+    pub stage: String,
+    /// The component file.
+    pub path: String,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Whether it was compiled or came from the cache.
+    pub cache: crate::plugin::CacheOutcome,
+    /// Time to read, hash and compile or deserialize it, in milliseconds.
+    pub load_ms: f64,
+}
+
 /// A validated pipeline, ready to run.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -95,6 +110,8 @@ pub struct Plan {
     pub input_buffer_blocks: usize,
     /// What was chosen and why.
     pub decisions: Vec<Decision>,
+    /// The plugins the stages run, and how each was loaded.
+    pub plugins: Vec<PluginLoad>,
     nodes: Vec<Node>,
     target: NodeId,
 }
@@ -338,7 +355,21 @@ impl Plan {
             decide(setting, value, reason.into());
         }
 
+        let plugins = nodes
+            .iter()
+            .filter_map(|n| {
+                let loaded = n.op.as_ref()?.plugin()?;
+                Some(PluginLoad {
+                    stage: n.name.clone(),
+                    path: loaded.path.display().to_string(),
+                    sha256: loaded.sha256.clone(),
+                    cache: loaded.cache,
+                    load_ms: loaded.load_time.as_secs_f64() * 1e3,
+                })
+            })
+            .collect();
         Ok(Plan {
+            plugins,
             window: spec.window,
             hop: spec.hop,
             sample_rate: spec.sample_rate,
@@ -408,6 +439,7 @@ fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<(), PlanError> {
             sample_rate: f64::from(spec.sample_rate),
             window: spec.window,
             hop: spec.hop,
+            base_dir: spec.base_dir.as_deref(),
         };
         let op = builtin::build(&stage.op, &ctx).map_err(|source| PlanError::Stage {
             stage: stage.name.clone(),

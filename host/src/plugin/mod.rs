@@ -1,0 +1,293 @@
+//! Stages written as Wasm components: finding and loading them (compiled once, cached on
+//! disk), checking the contract version, and running them sandboxed.
+//!
+//! The sandbox: a plugin gets no imports at all (no files, network, environment or clock),
+//! each call runs under an epoch deadline, each instance under a memory cap, and whatever it
+//! returns is checked against the layout it declared before anything downstream reads it. A
+//! trap, a deadline, a cap or a malformed result becomes an error that names the plugin file;
+//! the executor adds the stage and the window range. After a trap the instance is rebuilt.
+
+mod cache;
+mod stage;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
+
+pub use cache::{CacheOutcome, content_hash};
+pub use stage::{build, inspect};
+
+use crate::spec::ByteSize;
+
+/// The WIT package this host speaks.
+pub const WIT_PACKAGE: &str = "sqrtspace:pipeline";
+/// Its version.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// How often the deadline clock ticks.
+const TICK: Duration = Duration::from_millis(5);
+/// Per-call deadline when the pipeline does not set one.
+pub const DEFAULT_DEADLINE_MS: u64 = 10_000;
+/// Per-instance memory cap when the pipeline does not set one.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 256 << 20;
+
+/// A stage implemented by a plugin, as the pipeline declares it:
+/// `Plugin(path: "features.wasm", params: (...), deadline_ms: 1000, memory_limit: "64 MiB")`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSpec {
+    /// The component file: absolute, or found in `SQRTSPACE_PLUGIN_PATH`, next to the
+    /// pipeline file, or where `cargo plugins` builds them.
+    pub path: PathBuf,
+    /// Parameters handed to the plugin, as written (and converted to JSON).
+    #[serde(default)]
+    pub params: Option<Box<ron::value::RawValue>>,
+    /// Longest a single call may run, in milliseconds.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+    /// Most linear memory one instance may grow to.
+    #[serde(default)]
+    pub memory_limit: Option<ByteSize>,
+}
+
+/// A plugin could not be found, loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The file is not where the pipeline says.
+    #[error(
+        "plugin {path} not found (looked in {}){}",
+        .searched.join(", "),
+        if .searched.len() > 1 { "; `cargo plugins` builds the example plugins" } else { "" }
+    )]
+    NotFound {
+        /// The path as written.
+        path: String,
+        /// Where it was looked for.
+        searched: Vec<String>,
+    },
+    /// The file could not be read.
+    #[error("cannot read plugin {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a usable component.
+    #[error("plugin {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Built against a version of the contract this host does not speak.
+    #[error(
+        "plugin {path} was built against {WIT_PACKAGE}@{found}, but this host speaks \
+         {WIT_PACKAGE}@{WIT_VERSION}; rebuild it with a matching sqrtspace-sdk"
+    )]
+    Version {
+        /// The file.
+        path: String,
+        /// The version it exports.
+        found: String,
+    },
+    /// The plugin refused its parameters or inputs.
+    #[error("plugin {path} rejected its configuration: {message}")]
+    Configure {
+        /// The file.
+        path: String,
+        /// What it said.
+        message: String,
+    },
+    /// The wasmtime engine could not be set up.
+    #[error("cannot start the Wasm engine: {0}")]
+    Engine(String),
+}
+
+/// One loaded plugin file: its compiled component and how it was obtained.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    /// Where it was found.
+    pub path: PathBuf,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// The compiled component.
+    pub component: Component,
+    /// Cache hit, or compiled.
+    pub cache: CacheOutcome,
+    /// Time to read, hash and compile or deserialize it.
+    pub load_time: Duration,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("path", &self.path)
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
+/// Engine settings that change generated code, and so the cache key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Make every NaN a plugin produces the canonical NaN (portable bits, some cost).
+    pub canonicalize_nans: bool,
+}
+
+/// The process's Wasm engine, its deadline clock and its compiled-component cache.
+pub struct Runtime {
+    engine: Engine,
+    cache_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache_dir", &self.cache_dir)
+            .finish()
+    }
+}
+
+/// Where compiled components are cached: `SQRTSPACE_CACHE_DIR`, else the user's cache
+/// directory (`$XDG_CACHE_HOME/sqrtspace` or `~/.cache/sqrtspace`).
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SQRTSPACE_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("sqrtspace").join("components"))
+}
+
+impl Runtime {
+    /// An engine with `options`, caching compiled components in `cache_dir`.
+    pub fn new(
+        options: &EngineOptions,
+        cache_dir: Option<PathBuf>,
+    ) -> Result<Runtime, PluginError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.cranelift_nan_canonicalization(options.canonicalize_nans);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
+        // The deadline clock: one thread per engine, for the life of the process.
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("sqrtspace-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .map_err(|e| PluginError::Engine(format!("cannot start the deadline clock: {e}")))?;
+        Ok(Runtime { engine, cache_dir })
+    }
+
+    /// The process-wide runtime: default options, the default cache directory.
+    pub fn global() -> Result<&'static Runtime, PluginError> {
+        static GLOBAL: OnceLock<Result<Runtime, String>> = OnceLock::new();
+        GLOBAL
+            .get_or_init(|| {
+                Runtime::new(&EngineOptions::default(), default_cache_dir())
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| PluginError::Engine(e.clone()))
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Reads `path`, and compiles it or takes it from the cache.
+    pub fn load(&self, path: &Path) -> Result<LoadedPlugin, PluginError> {
+        let started = Instant::now();
+        let wasm = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if !wasm.starts_with(b"\0asm") {
+            return Err(PluginError::Invalid {
+                path: path.display().to_string(),
+                message: "not a Wasm file (no \\0asm header)".into(),
+            });
+        }
+        let sha256 = content_hash(&wasm);
+        let (component, cache) = cache::load(
+            &self.engine,
+            self.cache_dir.as_deref(),
+            path,
+            &wasm,
+            &sha256,
+        )?;
+        Ok(LoadedPlugin {
+            path: path.to_path_buf(),
+            sha256,
+            component,
+            cache,
+            load_time: started.elapsed(),
+        })
+    }
+
+    /// Deadline in ticks of the clock.
+    fn ticks(deadline: Duration) -> u64 {
+        (deadline.as_nanos() / TICK.as_nanos()).max(1) as u64 + 1
+    }
+}
+
+/// Finds a plugin file: an absolute path as is; a relative one in each directory of
+/// `SQRTSPACE_PLUGIN_PATH`, then next to the pipeline file (`base_dir`), then where
+/// `cargo plugins` puts them beside the running executable
+/// (`<target>/wasm32-unknown-unknown/plugin`, or `release`).
+pub fn resolve(path: &Path, base_dir: Option<&Path>) -> Result<PathBuf, PluginError> {
+    if path.is_absolute() {
+        return if path.is_file() {
+            Ok(path.to_path_buf())
+        } else {
+            Err(PluginError::NotFound {
+                path: path.display().to_string(),
+                searched: vec![path.display().to_string()],
+            })
+        };
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("SQRTSPACE_PLUGIN_PATH")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    dirs.push(base_dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf));
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(profile_dir) = exe.parent()
+    {
+        // target/<profile>/sqrtspace (or target/<profile>/deps/<test binary>).
+        for up in [
+            profile_dir.parent(),
+            profile_dir.parent().and_then(Path::parent),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for profile in ["plugin", "release"] {
+                dirs.push(up.join("wasm32-unknown-unknown").join(profile));
+            }
+        }
+    }
+    for dir in &dirs {
+        let candidate = dir.join(path);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(PluginError::NotFound {
+        path: path.display().to_string(),
+        searched: dirs.iter().map(|d| d.display().to_string()).collect(),
+    })
+}
