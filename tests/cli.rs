@@ -5,9 +5,14 @@ use std::process::{Command, Output};
 
 const EXE: &str = env!("CARGO_BIN_EXE_sqrtspace");
 
+/// Runs the CLI with the test build of the plugins and a compile cache of its own.
 fn sqrtspace(args: &[&str]) -> Output {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("tempdir"));
     Command::new(EXE)
         .args(args)
+        .env("SQRTSPACE_PLUGIN_PATH", sqrtspace_test_artifacts::DIR)
+        .env("SQRTSPACE_CACHE_DIR", cache.path())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {EXE}: {e}"))
 }
@@ -218,7 +223,7 @@ fn plan_prints_every_setting_with_its_reason() {
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in [
         "classify",
-        "Mlp",
+        "Plugin",
         "[kernel]",
         "block",
         "checkpoint_every",

@@ -5,3 +5,4 @@ mod common;
 mod edge_cases;
 mod equivalence;
 mod oracles;
+mod plugins;

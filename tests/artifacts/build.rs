@@ -1,0 +1,103 @@
+//! Builds every plugin the tests use for wasm32-unknown-unknown, in a target directory of its
+//! own (the outer cargo holds the lock on the usual one), and writes their paths as constants.
+//! This is how `cargo test` alone is enough once the Wasm target is installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PLUGINS: &[(&str, &str)] = &[
+    ("FEATURES", "sqrtspace-plugin-features"),
+    ("CLASSIFY", "sqrtspace-plugin-classify"),
+    ("IIR", "sqrtspace-plugin-iir"),
+    ("SPIN", "hostile-spin"),
+    ("HOG", "hostile-hog"),
+    ("PANIC", "hostile-panic"),
+    ("WRONG_SHAPE", "hostile-wrong-shape"),
+    ("WRONG_DTYPE", "hostile-wrong-dtype"),
+    ("OLD_WIT", "hostile-old-wit"),
+];
+
+fn main() {
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let workspace = manifest
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace exists");
+    let target_dir = workspace.join("target").join("test-plugins");
+    for watched in ["wit", "sdk", "plugins", "tests/plugins"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "--profile",
+            "plugin",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (_, package) in PLUGINS {
+        build.args(["-p", package]);
+    }
+    // The outer build's settings are for the host, not for Wasm.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+    ] {
+        build.env_remove(var);
+    }
+    let status = build
+        .status()
+        .expect("cannot run cargo to build the test plugins");
+    if !status.success() {
+        panic!(
+            "building the test plugins for wasm32-unknown-unknown failed; if the target is missing, \
+             run `rustup target add wasm32-unknown-unknown`"
+        );
+    }
+    let dir = target_dir.join("wasm32-unknown-unknown").join("plugin");
+    let mut constants = format!(
+        "/// Where the test plugins are.\npub const DIR: &str = {:?};\n",
+        dir.display().to_string()
+    );
+    for (name, package) in PLUGINS {
+        let file = dir.join(format!("{}.wasm", lib_name(&workspace, package)));
+        assert!(file.is_file(), "{} was not built", file.display());
+        constants.push_str(&format!(
+            "/// `{package}`.\npub const {name}: &str = {:?};\n",
+            file.display().to_string()
+        ));
+    }
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("plugins.rs");
+    std::fs::write(out, constants).expect("cannot write plugins.rs");
+}
+
+/// The library name of a plugin package: its `[lib] name`, else the package name with `_`.
+fn lib_name(workspace: &Path, package: &str) -> String {
+    let dir = if let Some(short) = package.strip_prefix("sqrtspace-plugin-") {
+        workspace.join("plugins").join(short)
+    } else {
+        workspace
+            .join("tests/plugins")
+            .join(package.trim_start_matches("hostile-"))
+    };
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("plugin manifest");
+    manifest
+        .split("[lib]")
+        .nth(1)
+        .and_then(|lib| lib.lines().find_map(|l| l.trim().strip_prefix("name = ")))
+        .map(|n| n.trim_matches('"').to_string())
+        .unwrap_or_else(|| package.replace('-', "_"))
+}

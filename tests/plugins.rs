@@ -1,0 +1,404 @@
+//! Stages as Wasm plugins: the same bits as their native twins, the same bits in both modes,
+//! hostile plugins stopped with their own message, and the compile cache.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sqrtspace::plugin::{CacheOutcome, EngineOptions, Runtime};
+use sqrtspace::spec::OpSpec;
+use sqrtspace::{Mode, Plan, Spec, WindowRange};
+use sqrtspace_test_artifacts as artifacts;
+
+use crate::common::{AUDIO, assert_modes_agree, chirp_noise, run, small_audio, spec};
+
+const EXE: &str = env!("CARGO_BIN_EXE_sqrtspace");
+
+/// The Wasm audio pipeline, its plugins taken from the test build, resized like `small_audio`.
+fn wasm_audio(window: usize, hop: usize) -> Spec {
+    let mut s = small_audio(window, hop);
+    let wasm = spec(AUDIO);
+    for (stage, wasm_stage) in s.stages.iter_mut().zip(wasm.stages) {
+        if let OpSpec::Plugin(mut plugin) = wasm_stage.op {
+            plugin.path = Path::new(artifacts::DIR).join(&plugin.path);
+            stage.op = OpSpec::Plugin(plugin);
+        }
+    }
+    s
+}
+
+#[test]
+fn wasm_pipeline_equals_its_native_twin_and_both_modes_agree() {
+    let samples = chirp_noise(20_000, 21);
+    let native = small_audio(256, 64);
+    let wasm = wasm_audio(256, 64);
+    assert_eq!(
+        wasm.stages
+            .iter()
+            .filter(|s| matches!(s.op, OpSpec::Plugin(_)))
+            .count(),
+        3,
+        "features, smooth and classify run as Wasm"
+    );
+    for block in [1, 7, 64, 1000] {
+        let (mut n, mut w) = (native.clone(), wasm.clone());
+        n.block = Some(block);
+        w.block = Some(block);
+        let wasm_rows = assert_modes_agree(&w, &samples);
+        let (native_rows, _) = run(&n, Mode::Sqrt, &samples, WindowRange::all());
+        assert!(
+            wasm_rows.bit_identical(&native_rows),
+            "block {block}: Wasm and native differ"
+        );
+    }
+}
+
+#[test]
+fn each_plugin_equals_the_same_crate_run_natively() {
+    let samples = chirp_noise(30_000, 22);
+    let wasm = wasm_audio(512, 128);
+    let native = small_audio(512, 128);
+    for target in ["features", "smooth", "classify"] {
+        let (mut w, mut n) = (wasm.clone(), native.clone());
+        w.target = Some(target.into());
+        n.target = Some(target.into());
+        w.block = Some(13);
+        let (wasm_rows, _) = run(&w, Mode::Sqrt, &samples, WindowRange::all());
+        let (native_rows, _) = run(&n, Mode::Classic, &samples, WindowRange::all());
+        assert!(wasm_rows.rows() > 200);
+        assert!(wasm_rows.bit_identical(&native_rows), "{target}");
+    }
+}
+
+#[test]
+fn the_kernel_plugin_restores_its_state_from_checkpoints() {
+    let samples = chirp_noise(15_000, 23);
+    let mut s = wasm_audio(256, 64);
+    s.block = Some(4);
+    s.checkpoint_every = Some(4);
+    s.checkpoint_slots = Some(3);
+    s.lru_bytes = Some(sqrtspace::spec::ByteSize(0));
+    s.target = Some("classify".into());
+    let (rows, stats) = run(&s, Mode::Sqrt, &samples, WindowRange::all());
+    assert!(stats.checkpoints.states_saved > 0);
+    let (reference, _) = run(
+        &small_audio(256, 64),
+        Mode::Classic,
+        &samples,
+        WindowRange::all(),
+    );
+    assert!(rows.bit_identical(&reference));
+    // A range late in the stream starts the kernel over from window 0 and still agrees.
+    let (late, _) = run(&s, Mode::Sqrt, &samples, WindowRange::new(150, 170));
+    assert!(late.bit_identical(&reference.slice_rows(150..170).to_tensor()));
+}
+
+/// A pipeline of one plugin stage after the FFT's magnitude, written to `dir`.
+fn one_plugin_pipeline(dir: &Path, plugin: &str, extra: &str) -> PathBuf {
+    let path = dir.join("p.ron");
+    std::fs::write(
+        &path,
+        format!(
+            r#"(window: 64, hop: 32, sample_rate: 8000, stages: [
+                (name: "fft", inputs: ["input"], op: WindowFft()),
+                (name: "mag", inputs: ["fft"], op: Magnitude),
+                (name: "hostile", inputs: ["mag"], op: Plugin(path: {plugin:?}{extra})),
+            ])"#
+        ),
+    )
+    .expect("write pipeline");
+    path
+}
+
+fn raw_input(dir: &Path) -> PathBuf {
+    let path = dir.join("x.f32");
+    let bytes: Vec<u8> = chirp_noise(8_000, 24)
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    std::fs::write(&path, bytes).expect("write input");
+    path
+}
+
+/// Runs the CLI on a one-plugin pipeline; returns the exit code and stderr, and checks that
+/// no output file is left behind.
+fn run_hostile(plugin: &str, extra: &str) -> (Option<i32>, String, std::time::Duration) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = one_plugin_pipeline(dir.path(), plugin, extra);
+    let input = raw_input(dir.path());
+    let output = dir.path().join("y.npy");
+    let started = std::time::Instant::now();
+    let out = Command::new(EXE)
+        .args([
+            "run",
+            pipeline.to_str().unwrap_or_default(),
+            "--input",
+            input.to_str().unwrap_or_default(),
+        ])
+        .args(["--output", output.to_str().unwrap_or_default()])
+        .env("SQRTSPACE_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .expect("runs");
+    let elapsed = started.elapsed();
+    assert!(
+        !output.exists(),
+        "{plugin}: a failed run left its output behind"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "{plugin}: temporary output left behind"
+    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed,
+    )
+}
+
+#[test]
+fn an_endless_loop_is_stopped_by_its_deadline() {
+    let (code, err, elapsed) = run_hostile(artifacts::SPIN, ", deadline_ms: 300");
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("stage `hostile` failed on windows 0.."),
+        "{err}"
+    );
+    assert!(
+        err.contains("hostile_spin.wasm: process ran past its deadline of 300 ms"),
+        "{err}"
+    );
+    assert!(
+        elapsed.as_secs() < 20,
+        "stopped promptly, not after {elapsed:?}"
+    );
+}
+
+#[test]
+fn a_memory_hog_is_refused_at_its_cap() {
+    let (code, err, _) = run_hostile(artifacts::HOG, r#", memory_limit: "16 MiB""#);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("process exceeded the memory limit of 16.0 MiB"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_panic_is_a_trap_with_the_stage_and_windows() {
+    let (code, err, _) = run_hostile(artifacts::PANIC, "");
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("stage `hostile` failed on windows 0.."),
+        "{err}"
+    );
+    assert!(
+        err.contains("process trapped (a Rust plugin that panics ends this way)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_results_never_reach_the_next_stage() {
+    let (code, err, _) = run_hostile(artifacts::WRONG_SHAPE, "");
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("returned rows of shape [3], but it declared [33]"),
+        "{err}"
+    );
+    let (code, err, _) = run_hostile(artifacts::WRONG_DTYPE, "");
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("returned f64 rows, but it declared f32"),
+        "{err}"
+    );
+}
+
+#[test]
+fn another_contract_version_is_refused_naming_both() {
+    let (code, err, _) = run_hostile(artifacts::OLD_WIT, "");
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("was built against sqrtspace:pipeline@0.2.0, but this host speaks sqrtspace:pipeline@0.1.0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_and_non_wasm_files_are_named() {
+    let (code, err, _) = run_hostile("/nonexistent/nothing.wasm", "");
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("plugin /nonexistent/nothing.wasm not found"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"#!/bin/sh\necho not wasm\n").expect("write");
+    let (code, err, _) = run_hostile(junk.to_str().unwrap_or_default(), "");
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("not a Wasm file"), "{err}");
+}
+
+#[test]
+fn the_host_survives_a_trap_and_runs_the_next_pipeline() {
+    let samples = chirp_noise(4_000, 25);
+    let mut s = spec(
+        &std::fs::read_to_string(one_plugin_pipeline(
+            tempfile::tempdir().expect("tempdir").path(),
+            artifacts::PANIC,
+            "",
+        ))
+        .unwrap_or_default(),
+    );
+    s.mode = Mode::Sqrt;
+    let plan = Plan::new(&s, None).expect("plans");
+    let err = sqrtspace::evaluate(&plan, samples.clone(), WindowRange::all())
+        .expect_err("the plugin panics");
+    assert!(err.to_string().contains("trapped"), "{err}");
+    let (rows, _) = run(
+        &wasm_audio(256, 64),
+        Mode::Sqrt,
+        &samples,
+        WindowRange::all(),
+    );
+    assert!(rows.rows() > 0);
+}
+
+#[test]
+fn the_compile_cache_hits_recompiles_on_change_and_replaces_damage() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let work = tempfile::tempdir().expect("tempdir");
+    let plugin = work.path().join("p.wasm");
+    std::fs::copy(artifacts::FEATURES, &plugin).expect("copy");
+    let runtime =
+        Runtime::new(&EngineOptions::default(), Some(cache.path().to_path_buf())).expect("engine");
+    assert_eq!(
+        runtime.load(&plugin).expect("loads").cache,
+        CacheOutcome::Compiled
+    );
+    assert_eq!(
+        runtime.load(&plugin).expect("loads").cache,
+        CacheOutcome::Hit
+    );
+
+    // Another file at the same path: compiled, not served the old artifact.
+    std::fs::copy(artifacts::CLASSIFY, &plugin).expect("copy");
+    assert_eq!(
+        runtime.load(&plugin).expect("loads").cache,
+        CacheOutcome::Compiled
+    );
+
+    // Another engine configuration: compiled again, then hits.
+    let other = Runtime::new(
+        &EngineOptions {
+            canonicalize_nans: true,
+        },
+        Some(cache.path().to_path_buf()),
+    )
+    .expect("engine");
+    assert_eq!(
+        other.load(&plugin).expect("loads").cache,
+        CacheOutcome::Compiled
+    );
+    assert_eq!(other.load(&plugin).expect("loads").cache, CacheOutcome::Hit);
+
+    // Damage every entry: each is ignored, compiled again and replaced.
+    for entry in std::fs::read_dir(cache.path())
+        .expect("cache dir")
+        .filter_map(Result::ok)
+    {
+        let mut bytes = std::fs::read(entry.path()).expect("entry");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(entry.path(), bytes).expect("damage");
+    }
+    assert_eq!(
+        runtime.load(&plugin).expect("loads").cache,
+        CacheOutcome::Replaced
+    );
+    assert_eq!(
+        runtime.load(&plugin).expect("loads").cache,
+        CacheOutcome::Hit
+    );
+    std::fs::write(cache.path().join("truncated.cwasm"), b"ab").expect("write");
+}
+
+#[test]
+fn a_second_run_loads_from_the_cache_as_its_metrics_show() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = one_plugin_pipeline(dir.path(), artifacts::FEATURES, "");
+    let input = raw_input(dir.path());
+    let mut outcomes = Vec::new();
+    for run in 0..2 {
+        let metrics = dir.path().join(format!("m{run}.json"));
+        let out = Command::new(EXE)
+            .args([
+                "run",
+                pipeline.to_str().unwrap_or_default(),
+                "--input",
+                input.to_str().unwrap_or_default(),
+            ])
+            .args(["--metrics-json", metrics.to_str().unwrap_or_default()])
+            .env("SQRTSPACE_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&metrics).expect("metrics"))
+                .expect("json");
+        outcomes.push(
+            json["plugins"][0]["cache"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert_eq!(outcomes, ["compiled", "hit"]);
+}
+
+#[test]
+fn inspect_describes_plugins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, name, kind) in [
+        (artifacts::IIR, "iir", "kernel (stateful)"),
+        (artifacts::FEATURES, "features", "stage (pure)"),
+    ] {
+        let out = Command::new(EXE)
+            .args(["plugin", "inspect", path])
+            .env("SQRTSPACE_CACHE_DIR", dir.path())
+            .output()
+            .expect("runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(&format!("name         {name} 0.1.0")),
+            "{text}"
+        );
+        assert!(
+            text.contains("contract     sqrtspace:pipeline@0.1.0"),
+            "{text}"
+        );
+        assert!(text.contains(kind), "{text}");
+        assert!(text.contains("imports      none"), "{text}");
+    }
+    let out = Command::new(EXE)
+        .args(["plugin", "inspect", artifacts::OLD_WIT, "--json"])
+        .env("SQRTSPACE_CACHE_DIR", dir.path())
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["wit_version"], "0.2.0");
+    assert_eq!(json["compatible"], false);
+}
