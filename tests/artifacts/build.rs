@@ -2,19 +2,29 @@
 //! own (the outer cargo holds the lock on the usual one), and writes their paths as constants.
 //! This is how `cargo test` alone is enough once the Wasm target is installed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-const PLUGINS: &[(&str, &str)] = &[
-    ("FEATURES", "sqrtspace-plugin-features"),
-    ("CLASSIFY", "sqrtspace-plugin-classify"),
-    ("IIR", "sqrtspace-plugin-iir"),
-    ("SPIN", "hostile-spin"),
-    ("HOG", "hostile-hog"),
-    ("PANIC", "hostile-panic"),
-    ("WRONG_SHAPE", "hostile-wrong-shape"),
-    ("WRONG_DTYPE", "hostile-wrong-dtype"),
-    ("OLD_WIT", "hostile-old-wit"),
+/// (constant, package, the file the package builds).
+const PLUGINS: &[(&str, &str, &str)] = &[
+    ("FEATURES", "sqrtspace-plugin-features", "features.wasm"),
+    ("CLASSIFY", "sqrtspace-plugin-classify", "classify.wasm"),
+    ("IIR", "sqrtspace-plugin-iir", "iir.wasm"),
+    ("SPIN", "hostile-spin", "hostile_spin.wasm"),
+    ("HOG", "hostile-hog", "hostile_hog.wasm"),
+    ("PANIC", "hostile-panic", "hostile_panic.wasm"),
+    (
+        "WRONG_SHAPE",
+        "hostile-wrong-shape",
+        "hostile_wrong_shape.wasm",
+    ),
+    (
+        "WRONG_DTYPE",
+        "hostile-wrong-dtype",
+        "hostile_wrong_dtype.wasm",
+    ),
+    ("OLD_WIT", "hostile-old-wit", "hostile_old_wit.wasm"),
+    ("IDENTITY", "plugin-identity", "plugin_identity.wasm"),
 ];
 
 fn main() {
@@ -35,16 +45,11 @@ fn main() {
     let mut build = Command::new(cargo);
     build
         .current_dir(&workspace)
-        .args([
-            "build",
-            "--profile",
-            "plugin",
-            "--target",
-            "wasm32-unknown-unknown",
-        ])
+        .args(["build", "--profile", "plugin"])
+        .args(["--target", "wasm32-unknown-unknown"])
         .arg("--target-dir")
         .arg(&target_dir);
-    for (_, package) in PLUGINS {
+    for (_, package, _) in PLUGINS {
         build.args(["-p", package]);
     }
     // The outer build's settings are for the host, not for Wasm.
@@ -71,8 +76,8 @@ fn main() {
         "/// Where the test plugins are.\npub const DIR: &str = {:?};\n",
         dir.display().to_string()
     );
-    for (name, package) in PLUGINS {
-        let file = dir.join(format!("{}.wasm", lib_name(&workspace, package)));
+    for (name, package, file) in PLUGINS {
+        let file = dir.join(file);
         assert!(file.is_file(), "{} was not built", file.display());
         constants.push_str(&format!(
             "/// `{package}`.\npub const {name}: &str = {:?};\n",
@@ -82,22 +87,4 @@ fn main() {
     let out =
         PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("plugins.rs");
     std::fs::write(out, constants).expect("cannot write plugins.rs");
-}
-
-/// The library name of a plugin package: its `[lib] name`, else the package name with `_`.
-fn lib_name(workspace: &Path, package: &str) -> String {
-    let dir = if let Some(short) = package.strip_prefix("sqrtspace-plugin-") {
-        workspace.join("plugins").join(short)
-    } else {
-        workspace
-            .join("tests/plugins")
-            .join(package.trim_start_matches("hostile-"))
-    };
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("plugin manifest");
-    manifest
-        .split("[lib]")
-        .nth(1)
-        .and_then(|lib| lib.lines().find_map(|l| l.trim().strip_prefix("name = ")))
-        .map(|n| n.trim_matches('"').to_string())
-        .unwrap_or_else(|| package.replace('-', "_"))
 }
