@@ -4,8 +4,8 @@ use sqrtspace::generate::AudioGenerator;
 use sqrtspace::io::{Framer, MemorySink, MemorySource};
 use sqrtspace::{Mode, Plan, RunStats, Spec, Tensor, WindowRange};
 
-/// The audio pipeline shipped in `pipelines/`.
-pub const AUDIO: &str = include_str!("../pipelines/audio.ron");
+/// The all-native audio pipeline shipped in `pipelines/`.
+pub const AUDIO_NATIVE: &str = include_str!("../pipelines/audio-native.ron");
 
 /// Chirp, tones and seeded noise: never constant, so a stale block shows.
 pub fn chirp_noise(samples: usize, seed: u64) -> Vec<f32> {
@@ -19,9 +19,9 @@ pub fn spec(text: &str) -> Spec {
     Spec::from_ron(text, "test.ron").unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The audio pipeline resized for fast tests: 8 kHz, the given window and hop.
+/// The native audio pipeline resized for fast tests: 8 kHz, the given window and hop.
 pub fn small_audio(window: usize, hop: usize) -> Spec {
-    let mut s = spec(AUDIO);
+    let mut s = spec(AUDIO_NATIVE);
     s.window = window;
     s.hop = hop;
     s.sample_rate = 8000;

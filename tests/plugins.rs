@@ -9,7 +9,10 @@ use sqrtspace::spec::OpSpec;
 use sqrtspace::{Mode, Plan, Spec, WindowRange};
 use sqrtspace_test_artifacts as artifacts;
 
-use crate::common::{AUDIO, assert_modes_agree, chirp_noise, run, small_audio, spec};
+use crate::common::{assert_modes_agree, chirp_noise, run, small_audio, spec};
+
+/// The audio pipeline with its Wasm stages.
+const AUDIO: &str = include_str!("../pipelines/audio.ron");
 
 const EXE: &str = env!("CARGO_BIN_EXE_sqrtspace");
 

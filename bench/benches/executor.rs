@@ -40,7 +40,7 @@ fn per_block_overhead(c: &mut Criterion) {
 
 /// Ten seconds of 48 kHz audio through the audio pipeline, both modes.
 fn audio_modes(c: &mut Criterion) {
-    let text = include_str!("../../pipelines/audio.ron");
+    let text = include_str!("../../pipelines/audio-native.ron");
     let mut samples = vec![0.0f32; 480_000];
     AudioGenerator::new(48_000, 1).fill(&mut samples);
     let mut group = c.benchmark_group("audio_10s");

@@ -383,6 +383,7 @@ impl Operator for PluginOp {
             live,
             inputs: Vec::new(),
             state: Vec::new(),
+            reset_error: None,
         };
         Ok(if self.shared.stateful {
             Instance::Kernel(Box::new(instance))
@@ -401,6 +402,8 @@ struct PluginInstance {
     inputs: Vec<wit::Tensor>,
     /// A kernel's state.
     state: Vec<u8>,
+    /// Why `init-state` failed, reported by the next step (`reset` cannot return errors).
+    reset_error: Option<String>,
 }
 
 fn fill<T: Element>(view: &TensorView<'_>, values: &mut Vec<T>) -> Result<(), StageError> {
@@ -625,6 +628,7 @@ impl Kernel for PluginInstance {
 
     fn load_state(&mut self, state: &[u8]) -> Result<(), StageError> {
         self.state = state.to_vec();
+        self.reset_error = None;
         Ok(())
     }
 }
