@@ -122,9 +122,10 @@ fn raw_input(dir: &Path) -> PathBuf {
     path
 }
 
-/// Runs the CLI on a one-plugin pipeline; returns the exit code and stderr, and checks that
-/// no output file is left behind.
-fn run_hostile(plugin: &str, extra: &str) -> (Option<i32>, String, std::time::Duration) {
+/// Runs the CLI on a one-plugin pipeline and checks that it was stopped: exit code 6, every
+/// `expected` text in the message, no output file (not even a temporary one) left behind.
+/// Returns how long the run took.
+fn assert_stopped(plugin: &str, extra: &str, expected: &[&str]) -> std::time::Duration {
     let dir = tempfile::tempdir().expect("tempdir");
     let pipeline = one_plugin_pipeline(dir.path(), plugin, extra);
     let input = raw_input(dir.path());
@@ -142,37 +143,33 @@ fn run_hostile(plugin: &str, extra: &str) -> (Option<i32>, String, std::time::Du
         .output()
         .expect("runs");
     let elapsed = started.elapsed();
-    assert!(
-        !output.exists(),
-        "{plugin}: a failed run left its output behind"
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{plugin}: {err}");
+    for text in expected {
+        assert!(err.contains(text), "{plugin}: expected {text:?} in {err}");
+    }
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .expect("dir")
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("y.npy"))
         .collect();
     assert!(
         leftovers.is_empty(),
-        "{plugin}: temporary output left behind"
+        "{plugin}: output left behind: {leftovers:?}"
     );
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed,
-    )
+    elapsed
 }
 
 #[test]
 fn an_endless_loop_is_stopped_by_its_deadline() {
-    let (code, err, elapsed) = run_hostile(artifacts::SPIN, ", deadline_ms: 300");
-    assert_eq!(code, Some(6), "{err}");
-    assert!(
-        err.contains("stage `hostile` failed on windows 0.."),
-        "{err}"
-    );
-    assert!(
-        err.contains("hostile_spin.wasm: process ran past its deadline of 300 ms"),
-        "{err}"
+    let elapsed = assert_stopped(
+        artifacts::SPIN,
+        ", deadline_ms: 300",
+        &[
+            "stage `hostile` failed on windows 0..",
+            "hostile_spin.wasm: process ran past its deadline of 300 ms",
+        ],
     );
     assert!(
         elapsed.as_secs() < 20,
@@ -182,68 +179,61 @@ fn an_endless_loop_is_stopped_by_its_deadline() {
 
 #[test]
 fn a_memory_hog_is_refused_at_its_cap() {
-    let (code, err, _) = run_hostile(artifacts::HOG, r#", memory_limit: "16 MiB""#);
-    assert_eq!(code, Some(6), "{err}");
-    assert!(
-        err.contains("process exceeded the memory limit of 16.0 MiB"),
-        "{err}"
+    assert_stopped(
+        artifacts::HOG,
+        r#", memory_limit: "16 MiB""#,
+        &["process exceeded the memory limit of 16.0 MiB"],
     );
 }
 
 #[test]
 fn a_panic_is_a_trap_with_the_stage_and_windows() {
-    let (code, err, _) = run_hostile(artifacts::PANIC, "");
-    assert_eq!(code, Some(6), "{err}");
-    assert!(
-        err.contains("stage `hostile` failed on windows 0.."),
-        "{err}"
-    );
-    assert!(
-        err.contains("process trapped (a Rust plugin that panics ends this way)"),
-        "{err}"
+    assert_stopped(
+        artifacts::PANIC,
+        "",
+        &[
+            "stage `hostile` failed on windows 0..",
+            "process trapped (a Rust plugin that panics ends this way)",
+        ],
     );
 }
 
 #[test]
 fn malformed_results_never_reach_the_next_stage() {
-    let (code, err, _) = run_hostile(artifacts::WRONG_SHAPE, "");
-    assert_eq!(code, Some(6), "{err}");
-    assert!(
-        err.contains("returned rows of shape [3], but it declared [33]"),
-        "{err}"
+    assert_stopped(
+        artifacts::MALFORMED,
+        ", params: (returns: Shape)",
+        &["returned rows of shape [32], but it declared [33]"],
     );
-    let (code, err, _) = run_hostile(artifacts::WRONG_DTYPE, "");
-    assert_eq!(code, Some(6), "{err}");
-    assert!(
-        err.contains("returned f64 rows, but it declared f32"),
-        "{err}"
+    assert_stopped(
+        artifacts::MALFORMED,
+        ", params: (returns: Dtype)",
+        &["returned f64 rows, but it declared f32"],
     );
 }
 
 #[test]
 fn another_contract_version_is_refused_naming_both() {
-    let (code, err, _) = run_hostile(artifacts::OLD_WIT, "");
-    assert_eq!(code, Some(6), "{err}");
-    assert!(
-        err.contains("was built against sqrtspace:pipeline@0.2.0, but this host speaks sqrtspace:pipeline@0.1.0"),
-        "{err}"
+    assert_stopped(
+        artifacts::OLD_WIT,
+        "",
+        &[
+            "was built against sqrtspace:pipeline@0.2.0, but this host speaks sqrtspace:pipeline@0.1.0",
+        ],
     );
 }
 
 #[test]
 fn missing_and_non_wasm_files_are_named() {
-    let (code, err, _) = run_hostile("/nonexistent/nothing.wasm", "");
-    assert_eq!(code, Some(6), "{err}");
-    assert!(
-        err.contains("plugin /nonexistent/nothing.wasm not found"),
-        "{err}"
+    assert_stopped(
+        "/nonexistent/nothing.wasm",
+        "",
+        &["plugin /nonexistent/nothing.wasm not found"],
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let junk = dir.path().join("junk.wasm");
     std::fs::write(&junk, b"#!/bin/sh\necho not wasm\n").expect("write");
-    let (code, err, _) = run_hostile(junk.to_str().unwrap_or_default(), "");
-    assert_eq!(code, Some(6), "{err}");
-    assert!(err.contains("not a Wasm file"), "{err}");
+    assert_stopped(junk.to_str().unwrap_or_default(), "", &["not a Wasm file"]);
 }
 
 #[test]

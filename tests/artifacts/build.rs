@@ -13,16 +13,7 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("SPIN", "hostile-spin", "hostile_spin.wasm"),
     ("HOG", "hostile-hog", "hostile_hog.wasm"),
     ("PANIC", "hostile-panic", "hostile_panic.wasm"),
-    (
-        "WRONG_SHAPE",
-        "hostile-wrong-shape",
-        "hostile_wrong_shape.wasm",
-    ),
-    (
-        "WRONG_DTYPE",
-        "hostile-wrong-dtype",
-        "hostile_wrong_dtype.wasm",
-    ),
+    ("MALFORMED", "hostile-malformed", "hostile_malformed.wasm"),
     ("OLD_WIT", "hostile-old-wit", "hostile_old_wit.wasm"),
     ("IDENTITY", "plugin-identity", "plugin_identity.wasm"),
 ];
