@@ -245,3 +245,142 @@ fn demo_reports_identical_outputs() {
     assert!(text.contains("Outputs: bit-identical"), "{text}");
     assert!(text.contains("peak RSS"), "{text}");
 }
+
+/// Runs the CLI with `stdin` as its standard input.
+fn with_stdin(args: &[&str], stdin: std::fs::File) -> Output {
+    Command::new(EXE)
+        .args(args)
+        .env("SQRTSPACE_PLUGIN_PATH", sqrtspace_test_artifacts::DIR)
+        .stdin(stdin)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {EXE}: {e}"))
+}
+
+#[test]
+fn a_stream_on_stdin_equals_the_file_run_from_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("audio.f32");
+    ok(&["gen", "audio", "--seconds", "7", "--out", s(&raw)]);
+    let from_disk = dir.path().join("disk.jsonl");
+    ok(&[
+        "run",
+        &pipeline(),
+        "--input",
+        s(&raw),
+        "--output",
+        s(&from_disk),
+    ]);
+    let file = || std::fs::File::open(&raw).expect("open");
+    let piped = with_stdin(
+        &["run", &pipeline(), "--input", "-", "--output", "-"],
+        file(),
+    );
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    let expected = std::fs::read(&from_disk).expect("read");
+    assert_eq!(expected.iter().filter(|&&b| b == b'\n').count(), 325);
+    assert!(
+        piped.stdout == expected,
+        "stdin run differs from the file run"
+    );
+
+    // A range and CSV on stdout, and a file output, from stdin too.
+    let csv = with_stdin(
+        &[
+            "run",
+            &pipeline(),
+            "--input",
+            "-",
+            "--output",
+            "-",
+            "--output-format",
+            "csv",
+            "--range",
+            "100:103",
+            "--target",
+            "features",
+        ],
+        file(),
+    );
+    let text = String::from_utf8_lossy(&csv.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[0].starts_with("t,v0,")
+            && lines[1].starts_with("100,")
+            && lines[3].starts_with("102,")
+    );
+    let npy = dir.path().join("stdin.npy");
+    let out = with_stdin(
+        &["run", &pipeline(), "--input", "-", "--output", s(&npy)],
+        file(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(npy_shape(&npy), vec![325, 3]);
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_stream_quietly() {
+    // `gen | run | head -c`: run's stdout closes early; both writers stop without an error.
+    let mut gen_cmd = Command::new(EXE)
+        .args(["gen", "audio", "--seconds", "600", "--out", "-"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gen");
+    let gen_out = gen_cmd.stdout.take().expect("stdout");
+    let mut run_cmd = Command::new(EXE)
+        .args(["run", &pipeline(), "--input", "-", "--output", "-"])
+        .env("SQRTSPACE_PLUGIN_PATH", sqrtspace_test_artifacts::DIR)
+        .stdin(gen_out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let mut first = [0u8; 200];
+    let mut reader = run_cmd.stdout.take().expect("stdout");
+    std::io::Read::read_exact(&mut reader, &mut first).expect("some rows");
+    assert!(first.starts_with(b"{\"t\": 0, \"values\": ["));
+    drop(reader);
+    let run_out = run_cmd.wait_with_output().expect("run ends");
+    assert!(
+        run_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run_out.stderr)
+    );
+    assert!(
+        run_out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&run_out.stderr)
+    );
+    assert!(gen_cmd.wait().expect("gen ends").success());
+}
+
+#[test]
+fn wav_on_stdin_and_npy_on_stdout_are_refused_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("a.f32");
+    ok(&["gen", "audio", "--seconds", "1", "--out", s(&raw)]);
+    let out = with_stdin(
+        &[
+            "run",
+            &pipeline(),
+            "--input",
+            "-",
+            "--output",
+            "-",
+            "--output-format",
+            "npy",
+        ],
+        std::fs::File::open(&raw).expect("open"),
+    );
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(".npy needs a file"), "{err}");
+}

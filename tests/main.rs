@@ -6,3 +6,4 @@ mod edge_cases;
 mod equivalence;
 mod oracles;
 mod plugins;
+mod streaming;

@@ -87,6 +87,29 @@ impl AudioFormat {
 
 const CHUNK: usize = 1 << 16;
 
+/// Writes `samples` samples of synthetic audio as little-endian f32 to `out` (stdout, a pipe),
+/// a chunk at a time.
+pub fn write_raw_f32(
+    out: &mut impl Write,
+    samples: u64,
+    sample_rate: u32,
+    seed: u64,
+) -> std::io::Result<()> {
+    let mut generator = AudioGenerator::new(sample_rate, seed);
+    let mut buf = vec![0.0f32; CHUNK];
+    let mut bytes = Vec::with_capacity(CHUNK * 4);
+    let mut left = samples;
+    while left > 0 {
+        let n = left.min(CHUNK as u64) as usize;
+        generator.fill(&mut buf[..n]);
+        bytes.clear();
+        bytes.extend(buf[..n].iter().flat_map(|v| v.to_le_bytes()));
+        out.write_all(&bytes)?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
 /// Writes `samples` samples of synthetic audio to `path`, via a temporary file renamed into
 /// place at the end.
 pub fn write_audio(
@@ -115,13 +138,7 @@ pub fn write_audio(
     match format {
         AudioFormat::RawF32 => {
             let mut out = std::io::BufWriter::new(temp.as_file());
-            while left > 0 {
-                let n = left.min(CHUNK as u64) as usize;
-                generator.fill(&mut buf[..n]);
-                let bytes: Vec<u8> = buf[..n].iter().flat_map(|v| v.to_le_bytes()).collect();
-                out.write_all(&bytes).map_err(write_error)?;
-                left -= n as u64;
-            }
+            write_raw_f32(&mut out, samples, sample_rate, seed).map_err(write_error)?;
             out.flush().map_err(write_error)?;
         }
         AudioFormat::Wav16 | AudioFormat::WavF32 => {

@@ -79,6 +79,10 @@ pub struct StageSpec {
     /// Also keep this stage's output blocks in checkpoints (kernels always keep their state).
     #[serde(default)]
     pub checkpoint: bool,
+    /// Run this kernel backward in time: it sees its input from the last window to the first
+    /// (the backward half of a zero-phase filter, a smoother's backward pass).
+    #[serde(default)]
+    pub reverse: bool,
 }
 
 /// The operators a stage can run.

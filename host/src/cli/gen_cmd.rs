@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use sqrtspace::generate::{AudioFormat, write_audio};
+use sqrtspace::generate::{AudioFormat, write_audio, write_raw_f32};
 
 #[derive(Debug, Args)]
 pub struct GenCommand {
@@ -29,7 +29,7 @@ struct GenAudio {
     /// Seed of the noise.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// The file to write.
+    /// The file to write, or `-` for raw f32 on stdout.
     #[arg(long, short)]
     out: PathBuf,
     /// File format (default: from the extension; .wav is 16-bit PCM).
@@ -45,6 +45,18 @@ impl GenCommand {
             "--seconds must be a non-negative number, got {}",
             args.seconds
         );
+        let samples = (args.seconds * f64::from(args.sample_rate)).round() as u64;
+        if args.out.as_os_str() == "-" {
+            anyhow::ensure!(
+                matches!(args.format, None | Some(AudioFormat::RawF32)),
+                "stdout gets raw-f32 samples (a WAV header needs a file to be patched)"
+            );
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            write_raw_f32(&mut out, samples, args.sample_rate, args.seed)
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .context("writing samples to stdout")?;
+            return Ok(());
+        }
         let format = args
             .format
             .or_else(|| AudioFormat::from_path(&args.out))
@@ -54,7 +66,6 @@ impl GenCommand {
                     args.out.display()
                 )
             })?;
-        let samples = (args.seconds * f64::from(args.sample_rate)).round() as u64;
         write_audio(&args.out, format, samples, args.sample_rate, args.seed)?;
         Ok(())
     }

@@ -80,7 +80,13 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause
+        matches!(
+            cause.downcast_ref::<OutputError>(),
+            Some(OutputError::Closed { .. })
+        ) || matches!(
+            cause.downcast_ref::<ExecError>(),
+            Some(ExecError::Output(OutputError::Closed { .. }))
+        ) || cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })

@@ -6,16 +6,19 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use sqrtspace::exec::WindowRange;
-use sqrtspace::io::{FileSink, Framer, InputFormat, OutputFormat, Sink, open_source};
+use sqrtspace::io::{
+    FileSink, Framer, InputFormat, OutputFormat, RawF32Source, SampleSource, Sink, StreamSink,
+    open_source,
+};
 use sqrtspace::metrics::{IoCounters, Report, Usage};
 use sqrtspace::spec::ByteSize;
-use sqrtspace::{Mode, Plan, Spec, run};
+use sqrtspace::{ExecError, Mode, Plan, Session, Spec, run};
 
 #[derive(Debug, Args)]
 pub struct RunCommand {
     /// The pipeline file (RON).
     pipeline: PathBuf,
-    /// The input file.
+    /// The input file, or `-` for a raw f32 stream on stdin.
     #[arg(long, short)]
     input: PathBuf,
     /// Input format (default: from the extension).
@@ -24,7 +27,8 @@ pub struct RunCommand {
     /// Which channel of a multi-channel WAV to read (from 0).
     #[arg(long)]
     channel: Option<usize>,
-    /// Where to write the target's rows (nothing is written without it).
+    /// Where to write the target's rows (nothing is written without it); `-` streams JSON
+    /// lines (or `--output-format csv`) to stdout as blocks complete.
     #[arg(long, short)]
     output: Option<PathBuf>,
     /// Output format (default: from the extension).
@@ -54,6 +58,12 @@ pub struct RunCommand {
     /// Write the metrics as JSON to this file.
     #[arg(long)]
     metrics_json: Option<PathBuf>,
+}
+
+enum Output {
+    File(FileSink),
+    Stdout(StreamSink<std::io::BufWriter<std::io::StdoutLock<'static>>>),
+    Discard,
 }
 
 /// Counts rows when no output is wanted.
@@ -88,6 +98,9 @@ impl RunCommand {
         if let Some(bytes) = self.lru_bytes {
             spec.lru_bytes = Some(bytes);
         }
+        if self.input.as_os_str() == "-" {
+            return self.stream_stdin(&spec, started);
+        }
         let source = open_source(&self.input, self.format, self.channel)?;
         if let Some(rate) = source.sample_rate()
             && rate != spec.sample_rate
@@ -112,23 +125,19 @@ impl RunCommand {
             );
         }
         let layout = plan.target_node().port.layout.clone();
-        let stats = match &self.output {
-            Some(path) => {
-                let format = match self.output_format.or_else(|| OutputFormat::from_path(path)) {
-                    Some(format) => format,
-                    None => anyhow::bail!(
-                        "cannot tell the output format from {}; pass --output-format npy, csv or jsonl",
-                        path.display()
-                    ),
-                };
-                let mut sink = FileSink::create(path, format, &layout)?;
-                let stats = run(&plan, &mut framer, range, &mut sink)
-                    .with_context(|| format!("running {}", self.pipeline.display()))?;
+        let running = || format!("running {}", self.pipeline.display());
+        let stats = match self.output_sink(&layout)? {
+            Output::File(mut sink) => {
+                let stats = run(&plan, &mut framer, range, &mut sink).with_context(running)?;
                 sink.finish()?;
                 stats
             }
-            None => run(&plan, &mut framer, range, &mut Discard)
-                .with_context(|| format!("running {}", self.pipeline.display()))?,
+            Output::Stdout(mut sink) => {
+                run(&plan, &mut framer, range, &mut sink).with_context(running)?
+            }
+            Output::Discard => {
+                run(&plan, &mut framer, range, &mut Discard).with_context(running)?
+            }
         };
         let mode_reason = plan
             .decisions
@@ -136,9 +145,109 @@ impl RunCommand {
             .find(|d| d.setting == "mode")
             .map(|d| d.reason.clone())
             .unwrap_or_default();
+        self.finish(&plan, framer.describe(), mode_reason, started, stats)
+    }
+
+    /// Where the rows go: a file committed at the end, stdout as they come, or nowhere.
+    fn output_sink(&self, layout: &sqrtspace::tensor::Layout) -> anyhow::Result<Output> {
+        let Some(path) = &self.output else {
+            return Ok(Output::Discard);
+        };
+        if path.as_os_str() == "-" {
+            let format = self.output_format.unwrap_or(OutputFormat::Jsonl);
+            let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            return Ok(Output::Stdout(StreamSink::new(
+                "stdout", stdout, format, layout,
+            )?));
+        }
+        let format = match self.output_format.or_else(|| OutputFormat::from_path(path)) {
+            Some(format) => format,
+            None => anyhow::bail!(
+                "cannot tell the output format from {}; pass --output-format npy, csv or jsonl",
+                path.display()
+            ),
+        };
+        Ok(Output::File(FileSink::create(path, format, layout)?))
+    }
+
+    /// Runs a stream from stdin through a push/pull session: constant memory whatever its
+    /// length, rows written as their windows complete, the pipe's own backpressure pacing the
+    /// producer.
+    fn stream_stdin(&self, spec: &Spec, started: Instant) -> anyhow::Result<()> {
+        let format = self.format.unwrap_or(InputFormat::RawF32);
+        if format != InputFormat::RawF32 {
+            anyhow::bail!(sqrtspace::io::InputError::Format {
+                path: "stdin".into(),
+                message: format!("streams from stdin are read as raw-f32; {format} needs a file"),
+            });
+        }
+        let mut source = RawF32Source::from_reader("stdin", std::io::stdin());
+        let plan = Plan::new(spec, None)?;
+        let layout = plan.target_node().port.layout.clone();
+        let range = self.range.unwrap_or_default();
+        let end = range.end.unwrap_or(u64::MAX);
+        let mut output = self.output_sink(&layout)?;
+        let mut session = Session::new(&plan)?;
+        let mut chunk = Vec::with_capacity(session.capacity());
+        let mut written = 0u64;
+        let mut emit = |t0: u64, block: &sqrtspace::Tensor| -> Result<(), ExecError> {
+            let t1 = t0 + block.rows() as u64;
+            let (lo, hi) = (range.start.clamp(t0, t1), end.clamp(t0, t1));
+            if hi > lo {
+                let rows = block.slice_rows((lo - t0) as usize..(hi - t0) as usize);
+                match &mut output {
+                    Output::File(sink) => sink.write(lo, &rows)?,
+                    Output::Stdout(sink) => sink.write(lo, &rows)?,
+                    Output::Discard => {}
+                }
+                written += hi - lo;
+            }
+            Ok(())
+        };
+        let running = || format!("running {} on stdin", self.pipeline.display());
+        loop {
+            chunk.clear();
+            let n = source.read_into(&mut chunk, session.capacity())?;
+            if n == 0 {
+                break;
+            }
+            while !session.push_samples(&chunk) {
+                session.pull_each(&mut emit).with_context(running)?;
+            }
+            if session.windows_done() >= end {
+                break;
+            }
+            if session.windows_available() > session.windows_done() {
+                session.pull_each(&mut emit).with_context(running)?;
+            }
+        }
+        session.pull_each(&mut emit).with_context(running)?;
+        if let Output::File(sink) = output {
+            sink.finish()?;
+        }
+        let mut stats = session.stats();
+        stats.windows_out = written;
+        stats.elapsed = started.elapsed();
+        self.finish(
+            &plan,
+            "stdin (raw f32 stream)".into(),
+            "streaming: stdin is read once, forward, through a push/pull session".into(),
+            started,
+            stats,
+        )
+    }
+
+    fn finish(
+        &self,
+        plan: &Plan,
+        input: String,
+        mode_reason: String,
+        started: Instant,
+        stats: sqrtspace::RunStats,
+    ) -> anyhow::Result<()> {
         let report = Report {
             pipeline: self.pipeline.display().to_string(),
-            input: framer.describe(),
+            input,
             target: plan.target_node().name.clone(),
             mode: plan.mode,
             mode_reason,

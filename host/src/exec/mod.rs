@@ -7,6 +7,7 @@ pub mod checkpoint;
 mod classic;
 mod runner;
 mod sqrt;
+mod stream;
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use cache::CacheStats;
 pub use checkpoint::CheckpointStats;
 pub use runner::StageStats;
+pub use stream::Session;
 
 use crate::io::{Framer, InputError, MemorySink, MemorySource, OutputError, Sink};
 use crate::plan::Plan;
@@ -104,6 +106,9 @@ pub enum ExecError {
     /// Writing the output failed.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The plan asks for something this way of running cannot do.
+    #[error("{0}")]
+    Unsupported(String),
     /// A broken invariant of the executor itself.
     #[error("internal error: {0}")]
     Internal(String),

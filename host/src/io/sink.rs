@@ -38,6 +38,12 @@ pub enum OutputError {
         /// Why.
         source: std::io::Error,
     },
+    /// The reader of a stream went away (a closed pipe); what was written is intact.
+    #[error("{path} was closed by its reader")]
+    Closed {
+        /// The stream.
+        path: String,
+    },
     /// The data cannot be written in the chosen format.
     #[error("output {path}: {message}")]
     Unsupported {
@@ -350,18 +356,110 @@ impl Sink for FileSink {
             Writer::Npy(NpyAny::C32(w)) => push_npy(w, view),
             Writer::Npy(NpyAny::I32(w)) => push_npy(w, view),
             Writer::Npy(NpyAny::U8(w)) => push_npy(w, view),
-            Writer::Text { out, csv } => match view.dtype() {
-                DType::F32 => write_text::<f32>(out, *csv, t0, view),
-                DType::F64 => write_text::<f64>(out, *csv, t0, view),
-                DType::C32 => write_text::<Complex32>(out, *csv, t0, view),
-                DType::I32 => write_text::<i32>(out, *csv, t0, view),
-                DType::U8 => write_text::<u8>(out, *csv, t0, view),
-            },
+            Writer::Text { out, csv } => write_text_any(out, *csv, t0, view),
         };
         result.map_err(|source| OutputError::Write {
             path: self.path.display().to_string(),
             source,
         })?;
+        self.rows += view.rows() as u64;
+        Ok(())
+    }
+}
+
+fn write_text_any(
+    out: &mut impl Write,
+    csv: bool,
+    t0: u64,
+    view: &TensorView<'_>,
+) -> std::io::Result<()> {
+    match view.dtype() {
+        DType::F32 => write_text::<f32>(out, csv, t0, view),
+        DType::F64 => write_text::<f64>(out, csv, t0, view),
+        DType::C32 => write_text::<Complex32>(out, csv, t0, view),
+        DType::I32 => write_text::<i32>(out, csv, t0, view),
+        DType::U8 => write_text::<u8>(out, csv, t0, view),
+    }
+}
+
+/// CSV or JSON lines on a stream (stdout), flushed after every block so a reader downstream
+/// sees rows as they are computed. A reader that goes away ends the run with
+/// [`OutputError::Closed`], which callers treat as a quiet end: what was written is intact.
+pub struct StreamSink<W: Write> {
+    name: String,
+    out: W,
+    csv: bool,
+    rows: u64,
+}
+
+impl<W: Write> fmt::Debug for StreamSink<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamSink")
+            .field("name", &self.name)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl<W: Write> StreamSink<W> {
+    /// A sink writing rows of `layout` to `out` (called `name` in messages); `.npy` needs a
+    /// file, since its header is patched at the end.
+    pub fn new(
+        name: &str,
+        out: W,
+        format: OutputFormat,
+        layout: &Layout,
+    ) -> Result<StreamSink<W>, OutputError> {
+        let csv = match format {
+            OutputFormat::Csv => true,
+            OutputFormat::Jsonl => false,
+            OutputFormat::Npy => {
+                return Err(OutputError::Unsupported {
+                    path: name.into(),
+                    message: ".npy needs a file (its header is written last); stream csv or jsonl"
+                        .into(),
+                });
+            }
+        };
+        let mut sink = StreamSink {
+            name: name.into(),
+            out,
+            csv,
+            rows: 0,
+        };
+        if csv {
+            let result = write_csv_header(&mut sink.out, layout);
+            sink.check(result)?;
+        }
+        Ok(sink)
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn check(&self, result: std::io::Result<()>) -> Result<(), OutputError> {
+        result.map_err(|source| {
+            if source.kind() == std::io::ErrorKind::BrokenPipe {
+                OutputError::Closed {
+                    path: self.name.clone(),
+                }
+            } else {
+                OutputError::Write {
+                    path: self.name.clone(),
+                    source,
+                }
+            }
+        })
+    }
+}
+
+impl<W: Write> Sink for StreamSink<W> {
+    fn write(&mut self, t0: u64, view: &TensorView<'_>) -> Result<(), OutputError> {
+        let result =
+            write_text_any(&mut self.out, self.csv, t0, view).and_then(|()| self.out.flush());
+        self.check(result)?;
         self.rows += view.rows() as u64;
         Ok(())
     }

@@ -149,6 +149,7 @@ impl Node {
             context: 0,
             kernel: false,
             checkpoint_output: false,
+            reverse: false,
             fan_out: 0,
             read_with_context: false,
             needed: false,

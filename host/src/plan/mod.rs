@@ -48,6 +48,8 @@ pub struct Node {
     pub context: usize,
     /// Whether it carries state.
     pub kernel: bool,
+    /// Whether it runs backward in time over its input.
+    pub reverse: bool,
     /// Whether its output blocks go into checkpoints.
     pub checkpoint_output: bool,
     /// How many edges of the target's graph read it.
@@ -457,6 +459,16 @@ fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<(), PlanError> {
                 source: BuildError::Param("a kernel cannot also declare context rows".into()),
             });
         }
+        if stage.reverse && !node.kernel {
+            return Err(PlanError::Stage {
+                stage: stage.name.clone(),
+                op: stage.op.name(),
+                source: BuildError::Param(
+                    "`reverse: true` needs a kernel: a pure stage has no direction in time".into(),
+                ),
+            });
+        }
+        node.reverse = stage.reverse;
         node.checkpoint_output = stage.checkpoint;
         node.op = Some(op);
     }
