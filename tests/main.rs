@@ -6,4 +6,5 @@ mod edge_cases;
 mod equivalence;
 mod oracles;
 mod plugins;
+mod reverse;
 mod streaming;

@@ -142,6 +142,7 @@ fn native_vs_wasm(c: &mut Criterion) {
                 cutoff_hz: 1.5,
                 q: 0.75,
             },
+            start: iir::Start::Zero,
         }),
         &feature_port,
     );

@@ -68,6 +68,7 @@ fn stages(c: &mut Criterion) {
                 cutoff_hz: 1.5,
                 q: std::f64::consts::FRAC_1_SQRT_2,
             },
+            start: iir::Start::Zero,
         }),
         &[features.output().clone()],
     );

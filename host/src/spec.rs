@@ -100,6 +100,10 @@ pub enum OpSpec {
     Mlp(mlp::Params),
     /// Biquad cascade along time (a stateful kernel).
     Iir(iir::Params),
+    /// Zero-phase IIR: the filter forward, then backward over its output. Expands into two
+    /// stages, `NAME.forward` (forward, steady-state start) and `NAME` (backward in time,
+    /// steady-state start at the last window), like scipy's `filtfilt(..., padtype=None)`.
+    Filtfilt(FiltfiltParams),
     /// Mean over the last rows (declares context).
     RollingMean(rolling_mean::Params),
     /// Join rows of several inputs.
@@ -118,10 +122,57 @@ impl OpSpec {
             OpSpec::SpectralFeatures => "SpectralFeatures",
             OpSpec::Mlp(_) => "Mlp",
             OpSpec::Iir(_) => "Iir",
+            OpSpec::Filtfilt(_) => "Filtfilt",
             OpSpec::RollingMean(_) => "RollingMean",
             OpSpec::Concat => "Concat",
             OpSpec::Plugin(_) => "Plugin",
         }
+    }
+}
+
+/// Parameters of [`OpSpec::Filtfilt`].
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FiltfiltParams {
+    /// The filter run in each direction (the magnitude response is squared, the phase zero).
+    pub filter: iir::Filter,
+}
+
+impl Spec {
+    /// The spec with every composite operator replaced by the stages it stands for:
+    /// `Filtfilt` becomes a forward `Iir` stage and a backward one reading it.
+    pub fn expanded(&self) -> Spec {
+        let mut out = self.clone();
+        out.stages.clear();
+        for stage in &self.stages {
+            match &stage.op {
+                OpSpec::Filtfilt(params) => {
+                    let forward = format!("{}.forward", stage.name);
+                    let iir = |filter: &iir::Filter| {
+                        OpSpec::Iir(iir::Params {
+                            filter: filter.clone(),
+                            start: iir::Start::Steady,
+                        })
+                    };
+                    out.stages.push(StageSpec {
+                        name: forward.clone(),
+                        inputs: stage.inputs.clone(),
+                        op: iir(&params.filter),
+                        checkpoint: false,
+                        reverse: stage.reverse,
+                    });
+                    out.stages.push(StageSpec {
+                        name: stage.name.clone(),
+                        inputs: vec![forward],
+                        op: iir(&params.filter),
+                        checkpoint: stage.checkpoint,
+                        reverse: !stage.reverse,
+                    });
+                }
+                _ => out.stages.push(stage.clone()),
+            }
+        }
+        out
     }
 }
 

@@ -90,10 +90,14 @@ pub trait Element: Copy + Default + Send + Sync + fmt::Debug + 'static {
     fn wrap(values: Vec<Self>) -> Data;
     /// The raw bits of one element, for bit-exact comparison.
     fn bits(self) -> u64;
+    /// Appends the element's little-endian bytes.
+    fn put_le(self, out: &mut Vec<u8>);
+    /// An element from its little-endian bytes (`DTYPE.size()` of them).
+    fn get_le(bytes: &[u8]) -> Self;
 }
 
 macro_rules! element {
-    ($ty:ty, $variant:ident, $bits:expr) => {
+    ($ty:ty, $variant:ident, $bits:expr, $put:expr, $get:expr) => {
         impl Element for $ty {
             const DTYPE: DType = DType::$variant;
             fn slice(data: DataRef<'_>) -> Option<&[Self]> {
@@ -115,16 +119,56 @@ macro_rules! element {
                 let to_bits: fn($ty) -> u64 = $bits;
                 to_bits(self)
             }
+            fn put_le(self, out: &mut Vec<u8>) {
+                let put: fn($ty, &mut Vec<u8>) = $put;
+                put(self, out)
+            }
+            fn get_le(bytes: &[u8]) -> Self {
+                let get: fn(&[u8]) -> $ty = $get;
+                get(bytes)
+            }
         }
     };
 }
 
-element!(f32, F32, |v| u64::from(v.to_bits()));
-element!(f64, F64, |v| v.to_bits());
-element!(Complex32, C32, |v| (u64::from(v.re.to_bits()) << 32)
-    | u64::from(v.im.to_bits()));
-element!(i32, I32, |v| u64::from(v.cast_unsigned()));
-element!(u8, U8, u64::from);
+fn le<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(&bytes[..N]);
+    out
+}
+
+element!(
+    f32,
+    F32,
+    |v| u64::from(v.to_bits()),
+    |v, out| out.extend_from_slice(&v.to_le_bytes()),
+    |b| f32::from_le_bytes(le(b))
+);
+element!(
+    f64,
+    F64,
+    |v| v.to_bits(),
+    |v, out| out.extend_from_slice(&v.to_le_bytes()),
+    |b| f64::from_le_bytes(le(b))
+);
+element!(
+    Complex32,
+    C32,
+    |v| (u64::from(v.re.to_bits()) << 32) | u64::from(v.im.to_bits()),
+    |v, out| {
+        out.extend_from_slice(&v.re.to_le_bytes());
+        out.extend_from_slice(&v.im.to_le_bytes());
+    },
+    |b| Complex32::new(f32::from_le_bytes(le(b)), f32::from_le_bytes(le(&b[4..])))
+);
+element!(
+    i32,
+    I32,
+    |v| u64::from(v.cast_unsigned()),
+    |v, out| out.extend_from_slice(&v.to_le_bytes()),
+    |b| i32::from_le_bytes(le(b))
+);
+element!(u8, U8, u64::from, |v, out| out.push(v), |b| b[0]);
 
 impl Data {
     /// Element type.
@@ -326,6 +370,33 @@ impl Tensor {
         })
     }
 
+    /// Rows of `layout` from the little-endian bytes [`TensorView::to_le_bytes`] wrote; the
+    /// byte count must be a whole number of rows.
+    pub fn from_le_bytes(layout: &Layout, bytes: &[u8]) -> Result<Tensor, TensorError> {
+        fn values<T: Element>(bytes: &[u8]) -> Data {
+            T::wrap(bytes.chunks_exact(T::DTYPE.size()).map(T::get_le).collect())
+        }
+        let row_bytes = layout.row_bytes();
+        let rows = bytes.len().checked_div(row_bytes).unwrap_or(0);
+        if rows * row_bytes != bytes.len() {
+            return Err(TensorError::Size {
+                rows,
+                row_len: layout.row_len(),
+                stride: layout.row_len(),
+                needed: (rows + 1) * layout.row_len(),
+                found: bytes.len() / layout.dtype.size().max(1),
+            });
+        }
+        let data = match layout.dtype {
+            DType::F32 => values::<f32>(bytes),
+            DType::F64 => values::<f64>(bytes),
+            DType::C32 => values::<Complex32>(bytes),
+            DType::I32 => values::<i32>(bytes),
+            DType::U8 => values::<u8>(bytes),
+        };
+        Tensor::strided(data, rows, layout.row_shape.clone(), layout.row_len())
+    }
+
     /// A tensor with no rows.
     pub fn empty(layout: &Layout) -> Tensor {
         Tensor {
@@ -513,6 +584,53 @@ impl<'a> TensorView<'a> {
         let mut out = Tensor::empty(&self.layout());
         out.extend_rows(self);
         out
+    }
+
+    /// A contiguous owned copy with the rows in reverse order (time runs backward).
+    pub fn reversed(&self) -> Tensor {
+        fn reverse<T: Element>(view: &TensorView<'_>) -> Tensor {
+            let rows = match view.typed::<T>() {
+                Ok(rows) => rows,
+                Err(e) => unreachable!("a view's own dtype: {e}"),
+            };
+            let mut values = Vec::with_capacity(rows.rows * rows.row_len);
+            for i in (0..rows.rows).rev() {
+                values.extend_from_slice(rows.row(i));
+            }
+            Tensor {
+                data: T::wrap(values),
+                rows: rows.rows,
+                row_shape: view.row_shape.to_vec(),
+                row_stride: rows.row_len,
+            }
+        }
+        match self.dtype() {
+            DType::F32 => reverse::<f32>(self),
+            DType::F64 => reverse::<f64>(self),
+            DType::C32 => reverse::<Complex32>(self),
+            DType::I32 => reverse::<i32>(self),
+            DType::U8 => reverse::<u8>(self),
+        }
+    }
+
+    /// The rows' elements as little-endian bytes, row after row.
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        fn bytes<T: Element>(view: &TensorView<'_>) -> Vec<u8> {
+            let mut out = Vec::with_capacity(view.rows * view.row_len() * T::DTYPE.size());
+            if let Ok(rows) = view.typed::<T>() {
+                for v in rows.iter().flatten() {
+                    v.put_le(&mut out);
+                }
+            }
+            out
+        }
+        match self.dtype() {
+            DType::F32 => bytes::<f32>(self),
+            DType::F64 => bytes::<f64>(self),
+            DType::C32 => bytes::<Complex32>(self),
+            DType::I32 => bytes::<i32>(self),
+            DType::U8 => bytes::<u8>(self),
+        }
     }
 
     /// Bit-exact equality (see [`Tensor::bit_identical`]).

@@ -65,6 +65,11 @@ impl CheckpointRing {
         }
     }
 
+    /// Windows between checkpoints.
+    pub fn every(&self) -> u64 {
+        self.every
+    }
+
     /// Whether window `t` is a checkpoint position.
     pub fn is_checkpoint(&self, t: u64) -> bool {
         t.is_multiple_of(self.every)

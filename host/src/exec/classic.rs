@@ -40,9 +40,15 @@ pub(crate) fn run(
         if node.kernel {
             runner.reset(id)?;
         }
-        let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
-        let out = runner.call(id, 0, rows, 0, &views)?;
-        drop(views);
+        let out = if node.reverse {
+            // Backward in time: the kernel sees the stream last window first.
+            let reversed: Vec<Tensor> = inputs.iter().map(|t| t.view().reversed()).collect();
+            let views: Vec<_> = reversed.iter().map(Tensor::view).collect();
+            runner.call(id, 0, rows, 0, &views)?.view().reversed()
+        } else {
+            let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
+            runner.call(id, 0, rows, 0, &views)?
+        };
         drop(inputs);
         for &i in &node.inputs {
             readers_left[i] -= 1;

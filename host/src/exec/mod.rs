@@ -6,6 +6,7 @@ pub mod cache;
 pub mod checkpoint;
 mod classic;
 mod runner;
+mod spool;
 mod sqrt;
 mod stream;
 
@@ -106,6 +107,14 @@ pub enum ExecError {
     /// Writing the output failed.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// Scratch space for a stage's output could not be used.
+    #[error("stage `{stage}`: cannot use temporary space for its backward pass: {source}")]
+    Scratch {
+        /// The stage.
+        stage: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The plan asks for something this way of running cannot do.
     #[error("{0}")]
     Unsupported(String),

@@ -10,6 +10,7 @@ use super::runner::Runner;
 use super::{ExecError, WindowRange};
 use crate::exec::cache::BlockCache;
 use crate::exec::checkpoint::CheckpointRing;
+use crate::exec::spool::Spool;
 use crate::io::{Framer, Sink};
 use crate::plan::{INPUT_NODE, NodeId, Plan};
 use crate::tensor::Tensor;
@@ -24,6 +25,9 @@ pub(crate) struct SqrtExecutor<'p, 'f> {
     cursor: Vec<Option<u64>>,
     /// Whether a node's blocks are worth caching: read by several stages, or with context.
     keep: Vec<bool>,
+    /// For each stage that runs backward in time, its output and the stream's window count,
+    /// once its backward pass has run.
+    spools: Vec<Option<(Spool, u64)>>,
     /// How many blocks back a reader can reach through context.
     reach: u64,
     block: u64,
@@ -43,6 +47,7 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
                 plan.checkpoint_slots,
             ),
             cursor: vec![None; nodes.len()],
+            spools: (0..nodes.len()).map(|_| None).collect(),
             keep: nodes
                 .iter()
                 .map(|n| n.needed && (n.fan_out > 1 || n.read_with_context))
@@ -106,6 +111,8 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
         }
         let out = if node == INPUT_NODE {
             Arc::new(self.framer.frame(t0, self.block as usize)?)
+        } else if spec.reverse {
+            Arc::new(self.reverse_block(node, b)?)
         } else if spec.kernel {
             self.seek_kernel(node, b)?;
             self.step_kernel(node, b)?
@@ -126,6 +133,94 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
         if self.keep[node] {
             self.cache.put((node, b), Arc::clone(out));
         }
+    }
+
+    /// Block `b` of a stage that runs backward in time, from its spool; the backward pass
+    /// runs the first time one is asked for.
+    fn reverse_block(&mut self, node: NodeId, b: u64) -> Result<Tensor, ExecError> {
+        if self.spools[node].is_none() {
+            self.sweep_backward(node)?;
+        }
+        let scratch = |source| ExecError::Scratch {
+            stage: self.plan.nodes()[node].name.clone(),
+            source,
+        };
+        let (spool, total) = self.spools[node]
+            .as_ref()
+            .ok_or_else(|| ExecError::Internal("spool missing after the backward pass".into()))?;
+        let t0 = b * self.block;
+        let rows = total.saturating_sub(t0).min(self.block) as usize;
+        spool.read(t0, rows).map_err(scratch)
+    }
+
+    /// Runs a backward kernel over the whole stream, last window first, one segment of
+    /// `checkpoint_every` windows at a time: each segment of its inputs is recomputed forward
+    /// from the checkpoints at its start (the first pass to the end leaves them), reversed,
+    /// stepped through, and its output stored at its place in the spool. Memory holds one
+    /// segment, never the whole forward result.
+    fn sweep_backward(&mut self, node: NodeId) -> Result<(), ExecError> {
+        let plan = self.plan;
+        let spec = &plan.nodes()[node];
+        let total = self.total_windows()?;
+        let spool = Spool::new(spec.port.layout.clone()).map_err(|source| ExecError::Scratch {
+            stage: spec.name.clone(),
+            source,
+        })?;
+        self.runner.reset(node)?;
+        let segment = self.ring.every().max(self.block);
+        let mut end = total;
+        while end > 0 {
+            let start = (end - 1) / segment * segment;
+            let mut joined: Vec<Tensor> = spec
+                .inputs
+                .iter()
+                .map(|&i| Tensor::empty(&plan.nodes()[i].port.layout))
+                .collect();
+            for bb in start / self.block..end.div_ceil(self.block) {
+                for (slot, &input) in joined.iter_mut().zip(&spec.inputs) {
+                    let part = self.block(input, bb)?;
+                    slot.extend_rows(&part.view());
+                    self.give_back(input, part);
+                }
+            }
+            let rows = (end - start) as usize;
+            if let Some(odd) = joined.iter().find(|t| t.rows() != rows) {
+                return Err(ExecError::Internal(format!(
+                    "inputs of `{}` have {} rows for windows {start}..{end}",
+                    spec.name,
+                    odd.rows()
+                )));
+            }
+            let reversed: Vec<Tensor> = joined.iter().map(|t| t.view().reversed()).collect();
+            drop(joined);
+            let views: Vec<_> = reversed.iter().map(Tensor::view).collect();
+            let out = self.runner.call(node, start, rows, 0, &views)?;
+            spool
+                .write(start, &out.view().reversed().view())
+                .map_err(|source| ExecError::Scratch {
+                    stage: spec.name.clone(),
+                    source,
+                })?;
+            self.runner.recycle(node, out);
+            end = start;
+        }
+        self.spools[node] = Some((spool, total));
+        Ok(())
+    }
+
+    /// Windows in the input, reading to its end once when the source does not say.
+    fn total_windows(&mut self) -> Result<u64, ExecError> {
+        let mut b = 0;
+        while self.framer.total_windows().is_none() {
+            let block = self.framer.frame(b * self.block, self.block as usize)?;
+            if (block.rows() as u64) < self.block {
+                break;
+            }
+            b += 1;
+        }
+        self.framer
+            .total_windows()
+            .ok_or_else(|| ExecError::Internal("the input's end was not found".into()))
     }
 
     /// Brings a kernel's state to the start of block `b`: continue from where it is, or restore

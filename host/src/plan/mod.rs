@@ -22,6 +22,8 @@ const AUTO_BLOCK_BYTES: usize = 2 << 20;
 const AUTO_BLOCK_MAX: usize = 4096;
 /// Checkpoint ring slots per stage when the spec does not say.
 const DEFAULT_CHECKPOINT_SLOTS: usize = 64;
+/// Bytes of checkpointed output blocks the planner keeps when it sizes the ring itself.
+const CHECKPOINT_BUDGET: usize = 64 << 20;
 /// Block cache cap when the spec does not say.
 const DEFAULT_LRU_BYTES: u64 = 16 << 20;
 /// Streaming input buffer, in windows, when the spec does not say.
@@ -209,6 +211,7 @@ impl Plan {
     /// Validates `spec` and resolves its settings. `input_windows` is the number of windows in
     /// the input when known; automatic settings use it.
     pub fn new(spec: &Spec, input_windows: Option<u64>) -> Result<Plan, PlanError> {
+        let spec = &spec.expanded();
         for (field, value) in [("window", spec.window), ("hop", spec.hop)] {
             if value == 0 {
                 return Err(PlanError::Zero { field });
@@ -323,16 +326,56 @@ impl Plan {
                 }
             },
         };
-        let checkpoint_slots = checkpoint_slots.unwrap_or(DEFAULT_CHECKPOINT_SLOTS);
+        let checkpoint_slots = match (checkpoint_slots, input_windows) {
+            (Some(slots), _) => {
+                decide(
+                    "checkpoint_slots",
+                    slots.to_string(),
+                    "set in the pipeline".into(),
+                );
+                slots
+            }
+            (None, Some(t)) => {
+                let all = usize::try_from(t.div_ceil(checkpoint_every as u64))
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1);
+                let output_bytes: usize = nodes
+                    .iter()
+                    .filter(|n| n.needed && n.checkpoint_output)
+                    .map(|n| n.port.layout.row_bytes() * block)
+                    .sum();
+                let affordable = CHECKPOINT_BUDGET
+                    .checked_div(output_bytes)
+                    .map_or(usize::MAX, |n| n.max(DEFAULT_CHECKPOINT_SLOTS));
+                let slots = all.min(affordable);
+                let reason = if slots == all {
+                    format!(
+                        "every checkpoint of the {t} windows, so random access and backward passes \
+                         restore from the nearest one"
+                    )
+                } else {
+                    format!(
+                        "as many checkpointed output blocks ({}) as fit in {}",
+                        crate::spec::ByteSize(output_bytes as u64),
+                        crate::spec::ByteSize(CHECKPOINT_BUDGET as u64)
+                    )
+                };
+                decide("checkpoint_slots", slots.to_string(), reason);
+                slots
+            }
+            (None, None) => {
+                decide(
+                    "checkpoint_slots",
+                    DEFAULT_CHECKPOINT_SLOTS.to_string(),
+                    "default (the stream length is not known in advance)".into(),
+                );
+                DEFAULT_CHECKPOINT_SLOTS
+            }
+        };
         let lru_bytes = spec.lru_bytes.map_or(DEFAULT_LRU_BYTES, |b| b.0);
         let max_workers = max_workers.unwrap_or(1);
         let input_buffer_blocks = input_buffer_blocks.unwrap_or(DEFAULT_INPUT_BUFFER);
         for (setting, value, given) in [
-            (
-                "checkpoint_slots",
-                checkpoint_slots.to_string(),
-                spec.checkpoint_slots.is_some(),
-            ),
             (
                 "lru_bytes",
                 crate::spec::ByteSize(lru_bytes).to_string(),
@@ -500,7 +543,11 @@ impl fmt::Display for Plan {
                 write!(f, " <- {}", inputs.join(", "))?;
             }
             if node.kernel {
-                f.write_str(" [kernel]")?;
+                f.write_str(if node.reverse {
+                    " [kernel, backward in time]"
+                } else {
+                    " [kernel]"
+                })?;
             }
             if node.context > 0 {
                 write!(f, " [context {}]", node.context)?;

@@ -41,6 +41,36 @@ pub enum Filter {
 pub struct Params {
     /// The filter.
     pub filter: Filter,
+    /// How the filter starts.
+    #[serde(default)]
+    pub start: Start,
+}
+
+/// The state a cascade starts in.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum Start {
+    /// All delays zero: as if the signal had been zero forever before its first value.
+    #[default]
+    Zero,
+    /// Steady state for the first value: as if the signal had held its first value forever
+    /// (scipy's `lfilter_zi` scaled by `x[0]`), so a constant offset gives no start-up
+    /// transient. Needs every section to have a finite gain at DC.
+    Steady,
+}
+
+/// Checks that `sections` can start as `start` asks.
+pub fn check_start(sections: &[Section], start: Start) -> Result<(), String> {
+    if start == Start::Steady {
+        for (i, &[_, _, _, a1, a2]) in sections.iter().enumerate() {
+            if (1.0 + a1 + a2).abs() < 1e-12 {
+                return Err(format!(
+                    "section {i} has a pole at DC (1 + a1 + a2 = 0), so it has no steady state \
+                     to start from; use start: Zero"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One normalized section: `[b0, b1, b2, a1, a2]` with `a0 = 1`.
@@ -105,15 +135,23 @@ pub struct State {
     sections: u64,
     /// `z[(element * sections + s) * 2 ..][..2]`.
     z: Vec<f64>,
+    /// Set the delays to the steady state of the next value before filtering it.
+    settle: bool,
 }
 
 impl State {
     /// The zero state of a cascade of `sections` sections over `width` signals.
     pub fn zero(width: usize, sections: usize) -> State {
+        State::new(width, sections, Start::Zero)
+    }
+
+    /// The initial state of a cascade that starts as `start` says.
+    pub fn new(width: usize, sections: usize, start: Start) -> State {
         State {
             width: width as u64,
             sections: sections as u64,
             z: vec![0.0; width * sections * 2],
+            settle: start == Start::Steady,
         }
     }
 
@@ -142,6 +180,20 @@ impl State {
 /// Filters one row of values (one per signal) through `sections`, advancing `state`.
 pub fn filter_row(sections: &[Section], state: &mut State, row: &[f32], out: &mut [f32]) {
     let per = sections.len() * 2;
+    if state.settle {
+        state.settle = false;
+        for (x, z) in row.iter().zip(state.z.chunks_exact_mut(per)) {
+            // Each section in transposed direct form II at rest with input u and output
+            // y = gain * u: z0 = y - b0 u, z1 = b2 u - a2 y; its output feeds the next.
+            let mut u = f64::from(*x);
+            for (&[b0, b1, b2, a1, a2], z) in sections.iter().zip(z.chunks_exact_mut(2)) {
+                let y = u * (b0 + b1 + b2) / (1.0 + a1 + a2);
+                z[0] = y - b0 * u;
+                z[1] = b2 * u - a2 * y;
+                u = y;
+            }
+        }
+    }
     for ((x, y), z) in row
         .iter()
         .zip(out.iter_mut())
@@ -190,7 +242,8 @@ mod component {
                 .filter
                 .sections(config.frame_rate())
                 .map_err(Error::Params)?;
-            let delays = super::State::zero(input.row_len(), sections.len());
+            super::check_start(&sections, params.start).map_err(Error::Params)?;
+            let delays = super::State::new(input.row_len(), sections.len(), params.start);
             Ok(KernelState { sections, delays })
         }
 

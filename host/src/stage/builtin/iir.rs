@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use ::iir::State;
-pub use ::iir::{Filter, Params, Section};
+pub use ::iir::{Filter, Params, Section, Start};
 
 use crate::stage::{
     BuildContext, BuildError, Instance, Kernel, Operator, Port, StageCall, StageError,
@@ -20,7 +20,9 @@ pub fn build(params: &Params, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator
         .filter
         .sections(ctx.frame_rate())
         .map_err(BuildError::Param)?;
+    ::iir::check_start(&sections, params.start).map_err(BuildError::Param)?;
     Ok(Arc::new(IirOp {
+        start: params.start,
         sections: sections.into(),
         width: input.layout.row_len(),
         output: Port {
@@ -33,6 +35,7 @@ pub fn build(params: &Params, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator
 #[derive(Debug)]
 struct IirOp {
     sections: Arc<[Section]>,
+    start: Start,
     width: usize,
     output: Port,
 }
@@ -47,9 +50,10 @@ impl Operator for IirOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        Ok(Instance::Kernel(Box::new(Iir::new(
+        Ok(Instance::Kernel(Box::new(Iir::with_start(
             Arc::clone(&self.sections),
             self.width,
+            self.start,
         ))))
     }
 }
@@ -59,23 +63,30 @@ impl Operator for IirOp {
 pub struct Iir {
     sections: Arc<[Section]>,
     width: usize,
+    start: Start,
     state: State,
 }
 
 impl Iir {
     /// A cascade in its zero initial state.
     pub fn new(sections: Arc<[Section]>, width: usize) -> Iir {
+        Iir::with_start(sections, width, Start::Zero)
+    }
+
+    /// A cascade that starts as `start` says.
+    pub fn with_start(sections: Arc<[Section]>, width: usize, start: Start) -> Iir {
         Iir {
-            state: State::zero(width, sections.len()),
+            state: State::new(width, sections.len(), start),
             sections,
             width,
+            start,
         }
     }
 }
 
 impl Kernel for Iir {
     fn reset(&mut self) {
-        self.state = State::zero(self.width, self.sections.len());
+        self.state = State::new(self.width, self.sections.len(), self.start);
     }
 
     fn step(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {

@@ -26,6 +26,9 @@ pub fn build(op: &OpSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator>, B
         OpSpec::RollingMean(params) => rolling_mean::build(params, ctx),
         OpSpec::Concat => concat::build(ctx),
         OpSpec::Plugin(spec) => crate::plugin::build(spec, ctx),
+        OpSpec::Filtfilt(_) => Err(BuildError::Param(
+            "Filtfilt stands for two stages; plan the expanded spec (Spec::expanded)".into(),
+        )),
     }
 }
 
