@@ -6,5 +6,6 @@ mod edge_cases;
 mod equivalence;
 mod oracles;
 mod plugins;
+mod random_access;
 mod reverse;
 mod streaming;

@@ -41,7 +41,7 @@ pub mod spec;
 pub mod stage;
 pub mod tensor;
 
-pub use exec::{ExecError, RunStats, Session, WindowRange, evaluate, run};
+pub use exec::{Evaluator, ExecError, RunStats, Session, WindowRange, evaluate, run};
 pub use plan::{Plan, PlanError};
 pub use spec::{Mode, Spec, SpecError};
 pub use tensor::{DType, Tensor, TensorView};

@@ -180,7 +180,7 @@ impl fmt::Display for Report {
             let k = &run.checkpoints;
             writeln!(
                 f,
-                "Cache: {} hits, {} misses, {} evictions ({}), peak {}   Checkpoints: {} states, {} outputs, {} restores, peak {}",
+                "Cache: {} hits, {} misses, {} evictions ({}), peak {}   Checkpoints: {} states, {} outputs, {} restores, {} windows recomputed, peak {}",
                 c.hits,
                 c.misses,
                 c.evictions,
@@ -189,6 +189,7 @@ impl fmt::Display for Report {
                 k.states_saved,
                 k.outputs_saved,
                 k.restores,
+                k.windows_recomputed,
                 ByteSize(k.peak_bytes)
             )?;
         }

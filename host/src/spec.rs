@@ -41,8 +41,9 @@ pub struct Spec {
     /// Windows per block; chosen by the planner when absent.
     #[serde(default)]
     pub block: Option<usize>,
-    /// Windows between checkpoints; chosen by the planner when absent.
-    #[serde(default)]
+    /// Windows between checkpoints: a number, or `Auto` (the same as leaving it out) for
+    /// about √T windows when the stream's length T is known.
+    #[serde(default, deserialize_with = "count_or_auto")]
     pub checkpoint_every: Option<usize>,
     /// Checkpoints kept per stage (a ring); 64 when absent.
     #[serde(default)]
@@ -174,6 +175,24 @@ impl Spec {
         }
         out
     }
+}
+
+/// A count, or `Auto` (`None`): the planner chooses.
+fn count_or_auto<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    enum Word {
+        Auto,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "a number of windows or Auto")]
+    enum CountOrAuto {
+        Count(usize),
+        Word(Word),
+    }
+    Ok(match Option::<CountOrAuto>::deserialize(d)? {
+        Some(CountOrAuto::Count(n)) => Some(n),
+        Some(CountOrAuto::Word(Word::Auto)) | None => None,
+    })
 }
 
 /// Which executor runs a pipeline.
@@ -361,6 +380,27 @@ mod tests {
         );
         assert_eq!(spec.lru_bytes, Some(ByteSize(2 << 20)));
         assert!(spec.stages[0].checkpoint);
+    }
+
+    #[test]
+    fn checkpoint_every_is_a_count_or_auto() {
+        let with = |value: &str| {
+            Spec::from_ron(
+                &format!(
+                    r#"(window: 8, hop: 4, sample_rate: 100, checkpoint_every: {value},
+                    stages: [(name: "f", inputs: ["input"], op: WindowFft())])"#
+                ),
+                "t.ron",
+            )
+            .map(|s| s.checkpoint_every)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(with("Auto"), Ok(None));
+        assert_eq!(with("64"), Ok(Some(64)));
+        for bad in ["Sometimes", "-3", "\"64\""] {
+            let err = with(bad).unwrap_err();
+            assert!(err.contains("a number of windows or Auto"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct CheckpointStats {
     pub restores: u64,
     /// Output blocks served from a checkpoint.
     pub output_hits: u64,
+    /// Windows kernels stepped through only to bring their state to a requested block (from
+    /// a checkpoint, or from the start when none is near): the cost of random access.
+    #[serde(default)]
+    pub windows_recomputed: u64,
     /// Bytes held now.
     pub bytes: u64,
     /// Most bytes held at once.
@@ -152,6 +156,11 @@ impl CheckpointRing {
                     .and_then(|c| c.state.clone())
                     .map(|s| (at, s))
             })
+    }
+
+    /// Counts windows stepped through to reach a requested block.
+    pub fn note_recompute(&mut self, windows: u64) {
+        self.stats.windows_recomputed += windows;
     }
 
     /// Counts a state restored to recompute from.

@@ -173,7 +173,7 @@ pub fn run(
             )
         }
         Mode::Sqrt | Mode::Auto => {
-            let mut executor = sqrt::SqrtExecutor::new(plan, framer)?;
+            let mut executor = sqrt::SqrtExecutor::new(plan, &mut *framer)?;
             let written = executor.run(range, sink)?;
             let cache = executor.cache.stats();
             let checkpoints = executor.ring.stats();
@@ -189,6 +189,126 @@ pub fn run(
         cache,
         checkpoints,
     })
+}
+
+/// Random access to the target's rows of one input: each request runs sqrt mode over just
+/// the blocks it needs, and the checkpoints one request leaves (kernel states every
+/// `checkpoint_every` windows) serve the next, so once they exist a request late in a long
+/// stream recomputes at most `checkpoint_every` windows per kernel instead of replaying the
+/// stream from its start.
+///
+/// ```
+/// use sqrtspace::{Evaluator, Plan, Spec, WindowRange};
+/// use sqrtspace::io::{Framer, MemorySource};
+/// let spec = Spec::from_ron(r#"(window: 4, hop: 2, sample_rate: 8, block: 4, checkpoint_every: 8,
+///     stages: [(name: "smooth", inputs: ["input"], op: Iir(filter: Lowpass(cutoff_hz: 1.0, q: 0.7)))])"#, "doc").unwrap();
+/// let plan = Plan::new(&spec, Some(999)).unwrap();
+/// let samples: Vec<f32> = (0..2000).map(|i| (i as f32).sin()).collect();
+/// let mut at = Evaluator::new(&plan, Framer::new(Box::new(MemorySource::new(samples)), 4, 2)).unwrap();
+/// let late = at.evaluate(WindowRange::new(900, 904)).unwrap();   // cold: steps 0..900 once
+/// let again = at.evaluate(WindowRange::new(901, 902)).unwrap();  // warm: from the checkpoint at 896
+/// assert!(late.slice_rows(1..2).bit_identical(&again.view()));
+/// assert!(at.last_request().checkpoints.windows_recomputed <= 8);
+/// ```
+pub struct Evaluator<'p> {
+    executor: sqrt::SqrtExecutor<'p, Framer>,
+    plan: &'p Plan,
+    last: RunStats,
+}
+
+impl std::fmt::Debug for Evaluator<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("input", &self.executor.framer().describe())
+            .finish()
+    }
+}
+
+impl<'p> Evaluator<'p> {
+    /// An evaluator of `plan` over the windows of `framer` (a source that can seek, for
+    /// requests that go back in time).
+    pub fn new(plan: &'p Plan, framer: Framer) -> Result<Evaluator<'p>, ExecError> {
+        Ok(Evaluator {
+            executor: sqrt::SqrtExecutor::new(plan, framer)?,
+            plan,
+            last: RunStats {
+                mode: Mode::Sqrt,
+                windows_out: 0,
+                samples_read: 0,
+                elapsed: Duration::ZERO,
+                stages: Vec::new(),
+                cache: CacheStats::default(),
+                checkpoints: CheckpointStats::default(),
+            },
+        })
+    }
+
+    /// The target's rows in `range`.
+    pub fn evaluate(&mut self, range: WindowRange) -> Result<Tensor, ExecError> {
+        let mut sink = MemorySink::new(&self.plan.target_node().port.layout);
+        self.run(range, &mut sink)?;
+        Ok(sink.tensor)
+    }
+
+    /// Writes the target's rows in `range` to `sink`; returns how many.
+    pub fn run(&mut self, range: WindowRange, sink: &mut dyn Sink) -> Result<u64, ExecError> {
+        let started = Instant::now();
+        let before = self.totals();
+        let written = self.executor.run(range, sink)?;
+        let after = self.totals();
+        self.last = after.since(&before);
+        self.last.windows_out = written;
+        self.last.elapsed = started.elapsed();
+        Ok(written)
+    }
+
+    /// What the last request did: windows computed per stage, windows recomputed to reach
+    /// it, checkpoints restored.
+    pub fn last_request(&self) -> &RunStats {
+        &self.last
+    }
+
+    /// Counters since the evaluator was made.
+    pub fn totals(&self) -> RunStats {
+        RunStats {
+            mode: Mode::Sqrt,
+            windows_out: 0,
+            samples_read: self.executor.framer().samples_read(),
+            elapsed: Duration::ZERO,
+            stages: self.executor.runner.stats.clone(),
+            cache: self.executor.cache.stats(),
+            checkpoints: self.executor.ring.stats(),
+        }
+    }
+}
+
+impl RunStats {
+    /// The counters that grew from `earlier` to `self` (levels such as bytes held stay).
+    fn since(&self, earlier: &RunStats) -> RunStats {
+        let mut out = self.clone();
+        out.samples_read -= earlier.samples_read;
+        for (now, then) in out.stages.iter_mut().zip(&earlier.stages) {
+            now.calls -= then.calls;
+            now.windows -= then.windows;
+            now.nanos -= then.nanos;
+            now.bytes_out -= then.bytes_out;
+        }
+        let (k, k0) = (&mut out.checkpoints, &earlier.checkpoints);
+        k.states_saved -= k0.states_saved;
+        k.outputs_saved -= k0.outputs_saved;
+        k.restores -= k0.restores;
+        k.output_hits -= k0.output_hits;
+        k.windows_recomputed -= k0.windows_recomputed;
+        let (c, c0) = (&mut out.cache, &earlier.cache);
+        c.hits -= c0.hits;
+        c.misses -= c0.misses;
+        c.evictions -= c0.evictions;
+        c.evicted_bytes -= c0.evicted_bytes;
+        c.inserts -= c0.inserts;
+        c.rejected -= c0.rejected;
+        c.retired -= c0.retired;
+        out
+    }
 }
 
 /// Runs `plan` over samples in memory and returns the target's rows in `range`.

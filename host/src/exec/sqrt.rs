@@ -4,6 +4,7 @@
 //! from the nearest checkpoint followed by recomputation forward. Memory holds a path of
 //! blocks down the graph, the checkpoints and the cache, whatever the length of the stream.
 
+use std::borrow::BorrowMut;
 use std::sync::Arc;
 
 use super::runner::Runner;
@@ -15,10 +16,10 @@ use crate::io::{Framer, Sink};
 use crate::plan::{INPUT_NODE, NodeId, Plan};
 use crate::tensor::Tensor;
 
-pub(crate) struct SqrtExecutor<'p, 'f> {
+pub(crate) struct SqrtExecutor<'p, F: BorrowMut<Framer>> {
     plan: &'p Plan,
     pub(crate) runner: Runner<'p>,
-    framer: &'f mut Framer,
+    framer: F,
     pub(crate) cache: BlockCache,
     pub(crate) ring: CheckpointRing,
     /// For each kernel, the block whose start its current state belongs to.
@@ -28,13 +29,15 @@ pub(crate) struct SqrtExecutor<'p, 'f> {
     /// For each stage that runs backward in time, its output and the stream's window count,
     /// once its backward pass has run.
     spools: Vec<Option<(Spool, u64)>>,
+    /// How many kernels are stepping forward to reach a block (nested through their inputs).
+    catching_up: usize,
     /// How many blocks back a reader can reach through context.
     reach: u64,
     block: u64,
 }
 
-impl<'p, 'f> SqrtExecutor<'p, 'f> {
-    pub(crate) fn new(plan: &'p Plan, framer: &'f mut Framer) -> Result<Self, ExecError> {
+impl<'p, F: BorrowMut<Framer>> SqrtExecutor<'p, F> {
+    pub(crate) fn new(plan: &'p Plan, framer: F) -> Result<Self, ExecError> {
         let nodes = plan.nodes();
         Ok(SqrtExecutor {
             plan,
@@ -48,6 +51,7 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
             ),
             cursor: vec![None; nodes.len()],
             spools: (0..nodes.len()).map(|_| None).collect(),
+            catching_up: 0,
             keep: nodes
                 .iter()
                 .map(|n| n.needed && (n.fan_out > 1 || n.read_with_context))
@@ -63,6 +67,11 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
     }
 
     /// Writes the target's rows in `range` to `sink`; returns how many.
+    /// The input's framer.
+    pub(crate) fn framer(&self) -> &Framer {
+        self.framer.borrow()
+    }
+
     pub(crate) fn run(
         &mut self,
         range: WindowRange,
@@ -110,7 +119,7 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
             return Ok(saved);
         }
         let out = if node == INPUT_NODE {
-            Arc::new(self.framer.frame(t0, self.block as usize)?)
+            Arc::new(self.framer.borrow_mut().frame(t0, self.block as usize)?)
         } else if spec.reverse {
             Arc::new(self.reverse_block(node, b)?)
         } else if spec.kernel {
@@ -211,14 +220,18 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
     /// Windows in the input, reading to its end once when the source does not say.
     fn total_windows(&mut self) -> Result<u64, ExecError> {
         let mut b = 0;
-        while self.framer.total_windows().is_none() {
-            let block = self.framer.frame(b * self.block, self.block as usize)?;
+        while self.framer.borrow().total_windows().is_none() {
+            let block = self
+                .framer
+                .borrow_mut()
+                .frame(b * self.block, self.block as usize)?;
             if (block.rows() as u64) < self.block {
                 break;
             }
             b += 1;
         }
         self.framer
+            .borrow()
             .total_windows()
             .ok_or_else(|| ExecError::Internal("the input's end was not found".into()))
     }
@@ -243,16 +256,23 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
                 0
             }
         };
-        for bb in from..b {
+        self.catching_up += 1;
+        let stepped = (from..b).try_for_each(|bb| {
             let out = self.step_kernel(node, bb)?;
             self.keep_block(node, bb, &out);
-        }
-        Ok(())
+            Ok(())
+        });
+        self.catching_up -= 1;
+        stepped
     }
 
     /// Steps a kernel whose state is at the start of block `b` over that block.
     fn step_kernel(&mut self, node: NodeId, b: u64) -> Result<Arc<Tensor>, ExecError> {
         let out = self.compute(node, b)?;
+        if self.catching_up > 0 {
+            // Stepped only to bring some kernel's state to a requested block.
+            self.ring.note_recompute(out.rows() as u64);
+        }
         self.cursor[node] = Some(b + 1);
         let next = (b + 1) * self.block;
         if out.rows() as u64 == self.block && self.ring.is_checkpoint(next) {
@@ -268,7 +288,7 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
         let spec = &plan.nodes()[node];
         let t0 = b * self.block;
         let first = t0.saturating_sub(spec.context as u64);
-        let context_rows = (t0 - first) as usize;
+        let mut context_rows = (t0 - first) as usize;
         let mut inputs = Vec::with_capacity(spec.inputs.len());
         for &input in &spec.inputs {
             if context_rows == 0 {
@@ -276,11 +296,17 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
                 continue;
             }
             let mut joined = Tensor::empty(&plan.nodes()[input].port.layout);
+            let mut before = 0;
             for bb in first / self.block..=b {
                 let part = self.block(input, bb)?;
                 let skip = (first.saturating_sub(bb * self.block) as usize).min(part.rows());
                 joined.extend_rows(&part.slice_rows(skip..part.rows()));
+                if bb < b {
+                    before = joined.rows();
+                }
             }
+            // Past the end of the stream the context is shorter (and the block empty).
+            context_rows = context_rows.min(before);
             inputs.push(Arc::new(joined));
         }
         let rows = inputs
@@ -308,7 +334,7 @@ impl<'p, 'f> SqrtExecutor<'p, 'f> {
     fn give_back(&mut self, node: NodeId, block: Arc<Tensor>) {
         if let Ok(tensor) = Arc::try_unwrap(block) {
             if node == INPUT_NODE {
-                self.framer.recycle(tensor);
+                self.framer.borrow_mut().recycle(tensor);
             } else {
                 self.runner.recycle(node, tensor);
             }
