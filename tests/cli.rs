@@ -363,7 +363,37 @@ fn a_reader_that_goes_away_ends_the_stream_quietly() {
 }
 
 #[test]
-fn wav_on_stdin_and_npy_on_stdout_are_refused_clearly() {
+fn a_wav_stream_on_stdin_equals_the_wav_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = audio(dir.path());
+    let from_disk = ok(&["run", &pipeline(), "--input", s(&wav), "--output", "-"]);
+    let piped = with_stdin(
+        &[
+            "run",
+            &pipeline(),
+            "--input",
+            "-",
+            "--format",
+            "wav",
+            "--output",
+            "-",
+        ],
+        std::fs::File::open(&wav).expect("open"),
+    );
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(from_disk.stdout.len() > 10_000);
+    assert!(
+        piped.stdout == from_disk.stdout,
+        "WAV on stdin differs from the file"
+    );
+}
+
+#[test]
+fn npy_on_stdout_is_refused_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let raw = dir.path().join("a.f32");
     ok(&["gen", "audio", "--seconds", "1", "--out", s(&raw)]);

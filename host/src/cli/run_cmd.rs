@@ -8,7 +8,7 @@ use clap::Args;
 use sqrtspace::exec::WindowRange;
 use sqrtspace::io::{
     FileSink, Framer, InputFormat, OutputFormat, RawF32Source, SampleSource, Sink, StreamSink,
-    open_source,
+    WavSource, open_source,
 };
 use sqrtspace::metrics::{IoCounters, Report, Usage};
 use sqrtspace::spec::ByteSize;
@@ -18,7 +18,7 @@ use sqrtspace::{ExecError, Mode, Plan, Session, Spec, run};
 pub struct RunCommand {
     /// The pipeline file (RON).
     pipeline: PathBuf,
-    /// The input file, or `-` for a raw f32 stream on stdin.
+    /// The input file, or `-` for a stream on stdin (raw f32, or `--format wav`).
     #[arg(long, short)]
     input: PathBuf,
     /// Input format (default: from the extension).
@@ -102,18 +102,7 @@ impl RunCommand {
             return self.stream_stdin(&spec, started);
         }
         let source = open_source(&self.input, self.format, self.channel)?;
-        if let Some(rate) = source.sample_rate()
-            && rate != spec.sample_rate
-        {
-            anyhow::bail!(sqrtspace::io::InputError::Format {
-                path: self.input.display().to_string(),
-                message: format!(
-                    "is sampled at {rate} Hz, but {} says sample_rate: {} (resample the input or change the pipeline)",
-                    self.pipeline.display(),
-                    spec.sample_rate
-                ),
-            });
-        }
+        self.check_rate(&spec, source.as_ref())?;
         let mut framer = Framer::new(source, spec.window, spec.hop);
         let plan = Plan::new(&spec, framer.total_windows())?;
         let range = self.range.unwrap_or_default();
@@ -148,6 +137,23 @@ impl RunCommand {
         self.finish(&plan, framer.describe(), mode_reason, started, stats)
     }
 
+    /// Refuses an input recorded at another rate than the pipeline's.
+    fn check_rate(&self, spec: &Spec, source: &dyn SampleSource) -> anyhow::Result<()> {
+        if let Some(rate) = source.sample_rate()
+            && rate != spec.sample_rate
+        {
+            anyhow::bail!(sqrtspace::io::InputError::Format {
+                path: source.describe(),
+                message: format!(
+                    "is sampled at {rate} Hz, but {} says sample_rate: {} (resample the input or change the pipeline)",
+                    self.pipeline.display(),
+                    spec.sample_rate
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Where the rows go: a file committed at the end, stdout as they come, or nowhere.
     fn output_sink(&self, layout: &sqrtspace::tensor::Layout) -> anyhow::Result<Output> {
         let Some(path) = &self.output else {
@@ -175,13 +181,23 @@ impl RunCommand {
     /// producer.
     fn stream_stdin(&self, spec: &Spec, started: Instant) -> anyhow::Result<()> {
         let format = self.format.unwrap_or(InputFormat::RawF32);
-        if format != InputFormat::RawF32 {
-            anyhow::bail!(sqrtspace::io::InputError::Format {
+        let mut source: Box<dyn SampleSource> = match format {
+            InputFormat::RawF32 => Box::new(RawF32Source::from_reader("stdin", std::io::stdin())),
+            InputFormat::Wav => Box::new(WavSource::from_reader(
+                "stdin",
+                std::io::stdin(),
+                self.channel,
+            )?),
+            InputFormat::Npy => anyhow::bail!(sqrtspace::io::InputError::Format {
                 path: "stdin".into(),
-                message: format!("streams from stdin are read as raw-f32; {format} needs a file"),
-            });
+                message: "stdin streams raw-f32 or wav; .npy needs a file".into(),
+            }),
+        };
+        if format != InputFormat::Wav && self.channel.is_some() {
+            anyhow::bail!("--channel applies to WAV input, but stdin is read as {format}");
         }
-        let mut source = RawF32Source::from_reader("stdin", std::io::stdin());
+        self.check_rate(spec, source.as_ref())?;
+        let input = format!("stdin ({format} stream)");
         let plan = Plan::new(spec, None)?;
         let layout = plan.target_node().port.layout.clone();
         let range = self.range.unwrap_or_default();
@@ -230,7 +246,7 @@ impl RunCommand {
         stats.elapsed = started.elapsed();
         self.finish(
             &plan,
-            "stdin (raw f32 stream)".into(),
+            input,
             "streaming: stdin is read once, forward, through a push/pull session".into(),
             started,
             stats,

@@ -74,7 +74,7 @@ impl SampleSource for NpySource {
     }
 
     fn total_samples(&self) -> Option<u64> {
-        Some(self.file.frames())
+        self.file.frames()
     }
 
     fn sample_rate(&self) -> Option<u32> {
@@ -108,8 +108,7 @@ impl SampleSource for NpySource {
     }
 
     fn seek(&mut self, position: u64) -> Result<bool, InputError> {
-        self.file.seek(position)?;
-        Ok(true)
+        self.file.seek(position)
     }
 }
 

@@ -100,8 +100,96 @@ impl WavSource {
         let layout = read_layout(&mut reader)
             .map_err(|e| format_error(format!("cannot find the sample data: {e}")))?
             .ok_or_else(|| format_error("no fmt chunk before the data chunk".into()))?;
+        let samples = SampleLayout::new(&name, spec, layout.block_align, channel)?;
+        let frames = layout.data_len / layout.block_align as u64;
+        Ok(WavSource {
+            file: FrameFile::new(
+                name,
+                reader,
+                file_len,
+                layout.data_start,
+                layout.block_align,
+                frames,
+            )?,
+            samples,
+            sample_rate: spec.sample_rate,
+        })
+    }
+
+    /// Reads a WAV stream that cannot seek (stdin). A data chunk whose length is 0 or
+    /// 0xFFFFFFFF (what writers that cannot seek back put there) is read to the stream's end.
+    pub fn from_reader(
+        name: &str,
+        reader: impl Read + Send + 'static,
+        channel: Option<usize>,
+    ) -> Result<WavSource, InputError> {
+        let format_error = |message: String| InputError::Format {
+            path: name.to_string(),
+            message,
+        };
+        // Walk the chunks up to the samples, keeping the header bytes for hound to check.
+        let mut recorder = Recorder {
+            inner: reader,
+            seen: Vec::new(),
+        };
+        let layout = read_layout(&mut recorder)
+            .map_err(|e| format_error(format!("not a WAV stream we can read: {e}")))?
+            .ok_or_else(|| format_error("no fmt chunk before the data chunk".into()))?;
+        let Recorder { inner, mut seen } = recorder;
+        let frames = match layout.data_len {
+            0 | 0xFFFF_FFFF => {
+                // hound wants a length that is whole frames; 0 stands for "unknown" here.
+                let at = seen.len().saturating_sub(4);
+                seen[at..].fill(0);
+                None
+            }
+            len => Some(len / layout.block_align.max(1) as u64),
+        };
+        let spec = hound::WavReader::new(std::io::Cursor::new(seen))
+            .map_err(|e| format_error(format!("not a WAV stream we can read: {e}")))?
+            .spec();
+        let samples = SampleLayout::new(name, spec, layout.block_align, channel)?;
+        Ok(WavSource {
+            file: FrameFile::stream(
+                name.to_string(),
+                Box::new(inner),
+                layout.block_align,
+                frames,
+            ),
+            samples,
+            sample_rate: spec.sample_rate,
+        })
+    }
+}
+
+/// Passes reads through and keeps a copy of the bytes.
+struct Recorder<R> {
+    inner: R,
+    seen: Vec<u8>,
+}
+
+impl<R: Read> Read for Recorder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl SampleLayout {
+    /// Checks the format hound read against the frame size and picks the channel.
+    fn new(
+        name: &str,
+        spec: hound::WavSpec,
+        block_align: usize,
+        channel: Option<usize>,
+    ) -> Result<SampleLayout, InputError> {
+        let format_error = |message: String| InputError::Format {
+            path: name.to_string(),
+            message,
+        };
         let channels = usize::from(spec.channels);
-        let bytes_per_sample = layout.block_align / channels.max(1);
+        let bytes_per_sample = block_align / channels.max(1);
         let encoding = match (spec.sample_format, bytes_per_sample) {
             (hound::SampleFormat::Int, 1..=4) => Encoding::Int,
             (hound::SampleFormat::Float, 4) => Encoding::Float,
@@ -111,12 +199,12 @@ impl WavSource {
                 )));
             }
         };
-        if bytes_per_sample * channels != layout.block_align
+        if bytes_per_sample * channels != block_align
             || usize::from(spec.bits_per_sample) > bytes_per_sample * 8
         {
             return Err(format_error(format!(
                 "inconsistent format: {} channels of {} bits in frames of {} bytes",
-                channels, spec.bits_per_sample, layout.block_align
+                channels, spec.bits_per_sample, block_align
             )));
         }
         let channel = match (channel, channels) {
@@ -134,28 +222,14 @@ impl WavSource {
                 )));
             }
         };
-        let frames = layout.data_len / layout.block_align as u64;
-        Ok(WavSource {
-            file: FrameFile::new(
-                name,
-                reader,
-                file_len,
-                layout.data_start,
-                layout.block_align,
-                frames,
-            )?,
-            samples: SampleLayout {
-                encoding,
-                bytes_per_sample,
-                block_align: layout.block_align,
-                channel,
-            },
-            sample_rate: spec.sample_rate,
+        Ok(SampleLayout {
+            encoding,
+            bytes_per_sample,
+            block_align,
+            channel,
         })
     }
-}
 
-impl SampleLayout {
     fn decode(&self, frames: &[u8], out: &mut Vec<f32>) {
         let offset = self.channel * self.bytes_per_sample;
         let samples = frames.chunks_exact(self.block_align).map(|f| &f[offset..]);
@@ -185,7 +259,7 @@ impl SampleSource for WavSource {
     }
 
     fn total_samples(&self) -> Option<u64> {
-        Some(self.file.frames())
+        self.file.frames()
     }
 
     fn sample_rate(&self) -> Option<u32> {
@@ -200,8 +274,7 @@ impl SampleSource for WavSource {
     }
 
     fn seek(&mut self, position: u64) -> Result<bool, InputError> {
-        self.file.seek(position)?;
-        Ok(true)
+        self.file.seek(position)
     }
 }
 
@@ -325,5 +398,56 @@ mod tests {
         std::fs::write(&path, b"RIFF\x04\x00\x00\x00WAVEjunk").expect("write");
         let err = WavSource::open(&path, None).unwrap_err().to_string();
         assert!(err.contains("not a WAV file we can read"), "{err}");
+    }
+
+    #[test]
+    fn a_stream_reads_like_the_file_with_or_without_a_length() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 24,
+            sample_format: hound::SampleFormat::Int,
+        };
+        write_wav(&path, spec, 70_000);
+        let expected = hound_samples(&path, 1);
+        let bytes = std::fs::read(&path).expect("read");
+        let stream =
+            |bytes: Vec<u8>| WavSource::from_reader("stdin", std::io::Cursor::new(bytes), Some(1));
+        let mut source = stream(bytes.clone()).expect("opens");
+        assert_eq!(source.total_samples(), Some(70_000));
+        assert!(!source.seek(0).expect("answers"), "a stream cannot seek");
+        assert_eq!(read_all(&mut source), expected);
+
+        // A writer that could not seek back leaves the data length at 0xFFFFFFFF.
+        let data = bytes
+            .windows(4)
+            .position(|w| w == b"data")
+            .expect("data chunk");
+        let mut unknown = bytes.clone();
+        unknown[data + 4..data + 8].copy_from_slice(&[0xFF; 4]);
+        let mut source = stream(unknown.clone()).expect("opens");
+        assert_eq!(source.total_samples(), None);
+        assert_eq!(read_all(&mut source), expected);
+
+        unknown.truncate(unknown.len() - 2);
+        let mut source = stream(unknown).expect("opens");
+        let mut out = Vec::new();
+        let err = loop {
+            match source.read_into(&mut out, 1000) {
+                Ok(0) => panic!("a partial frame at the end is an error"),
+                Ok(_) => {}
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert_eq!(
+            err,
+            "stdin is truncated: the stream ends 4 byte(s) into a 6-byte frame"
+        );
+        let err = stream(b"RIFF....WAVEjunk".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a WAV stream we can read"), "{err}");
     }
 }
