@@ -16,6 +16,7 @@ use crate::io::{OutputError, parent_dir};
 #[derive(Debug)]
 pub struct AudioGenerator {
     sample_rate: f64,
+    rate: u64,
     position: u64,
     noise: ChaCha8Rng,
 }
@@ -28,25 +29,32 @@ impl AudioGenerator {
     pub fn new(sample_rate: u32, seed: u64) -> AudioGenerator {
         AudioGenerator {
             sample_rate: f64::from(sample_rate),
+            rate: u64::from(sample_rate.max(1)),
             position: 0,
             noise: ChaCha8Rng::seed_from_u64(seed),
         }
     }
 
     /// The clean signal (no noise) at sample `n`.
+    ///
+    /// Phases are reduced to one cycle in integer arithmetic before the sine, so sample `n` of
+    /// a day-long stream costs what sample 0 costs and is as precise.
     pub fn tone(&self, n: u64) -> f64 {
-        let t = n as f64 / self.sample_rate;
-        let steady = 0.2 * (TAU * 440.0 * t).sin();
-        let pulsed = if t % 10.0 < 2.0 {
-            0.25 * (TAU * 1000.0 * t).sin()
+        let rate = self.rate;
+        // sin(2π f n / rate) for an integer frequency f, with f n reduced modulo rate.
+        let sine = |hz: u64| (TAU * ((hz * (n % rate)) % rate) as f64 / rate as f64).sin();
+        let within = |n: u64, period_s: u64, on_s: u64| n % (period_s * rate) < on_s * rate;
+        let steady = 0.2 * sine(440);
+        let pulsed = if within(n, 10, 2) {
+            0.25 * sine(1000)
         } else {
             0.0
         };
-        let tau = t % CHIRP_PERIOD_S;
+        let tau = (n % (CHIRP_PERIOD_S as u64 * rate)) as f64 / self.sample_rate;
         let (f0, f1) = (100.0, 4000.0);
         let chirp = 0.3 * (TAU * (f0 * tau + (f1 - f0) * tau * tau / (2.0 * CHIRP_PERIOD_S))).sin();
-        let high = if t % 7.0 < 1.0 {
-            0.1 * (TAU * 6000.0 * t).sin()
+        let high = if within(n, 7, 1) {
+            0.1 * sine(6000)
         } else {
             0.0
         };
@@ -215,6 +223,42 @@ mod tests {
         AudioGenerator::new(48_000, 4).fill(&mut other);
         assert_ne!(whole, other, "the seed changes the noise");
         assert!(whole.iter().all(|v| v.abs() < 1.0));
+    }
+
+    #[test]
+    fn reduced_phases_match_the_textbook_formula() {
+        let g = AudioGenerator::new(48_000, 1);
+        let naive = |n: u64| {
+            let t = n as f64 / 48_000.0;
+            let on = |period: f64, len: f64| t % period < len;
+            0.2 * (TAU * 440.0 * t).sin()
+                + if on(10.0, 2.0) {
+                    0.25 * (TAU * 1000.0 * t).sin()
+                } else {
+                    0.0
+                }
+                + 0.3 * {
+                    let tau = t % CHIRP_PERIOD_S;
+                    (TAU * (100.0 * tau + 3900.0 * tau * tau / (2.0 * CHIRP_PERIOD_S))).sin()
+                }
+                + if on(7.0, 1.0) {
+                    0.1 * (TAU * 6000.0 * t).sin()
+                } else {
+                    0.0
+                }
+        };
+        for n in [
+            0u64,
+            1,
+            47_999,
+            96_000,
+            479_999,
+            480_000,
+            1_234_567,
+            48_000 * 3600 + 17,
+        ] {
+            assert!((g.tone(n) - naive(n)).abs() < 1e-6, "sample {n}");
+        }
     }
 
     #[test]
