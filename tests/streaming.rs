@@ -23,8 +23,15 @@ fn stateful(window: usize, hop: usize, buffer: usize, block: usize) -> sqrtspace
 }
 
 /// Pushes `samples` in chunks of the given sizes (cycled), pulling whenever the buffer is
-/// full and at `pull_every` chunks; returns everything pulled, in order.
-fn stream(plan: &Plan, samples: &[f32], sizes: &[usize], pull_every: usize) -> Tensor {
+/// full, and every `pull_every` chunks up to a window `pull_ahead` past the last one pulled
+/// (often more than the input completes); returns everything pulled, in order.
+fn stream(
+    plan: &Plan,
+    samples: &[f32],
+    sizes: &[usize],
+    pull_every: usize,
+    pull_ahead: u64,
+) -> Tensor {
     let mut session = Session::new(plan).expect("session");
     let mut out = Tensor::empty(&plan.target_node().port.layout);
     let mut at = 0;
@@ -35,18 +42,27 @@ fn stream(plan: &Plan, samples: &[f32], sizes: &[usize], pull_every: usize) -> T
             .min(samples.len() - at);
         let chunk = &samples[at..at + size];
         while !session.push_samples(chunk) {
-            let before = session.buffered();
+            // A refused chunk changes nothing.
+            let before = (session.buffered(), session.windows_available());
+            assert!(!session.push_samples(chunk));
+            assert_eq!(before, (session.buffered(), session.windows_available()));
             let pulled = session.pull_until(u64::MAX).expect("pull");
             out.extend_rows(&pulled.view());
             assert!(
-                session.buffered() < before,
+                session.buffered() < before.0,
                 "a pull on a full buffer frees room"
             );
         }
         at += size;
         pushes += 1;
         if pushes % pull_every.max(1) == 0 {
-            out.extend_rows(&session.pull_until(u64::MAX).expect("pull").view());
+            let done = session.windows_done();
+            let upto = done.saturating_add(pull_ahead);
+            let pulled = session.pull_until(upto).expect("pull");
+            // Only complete windows, none twice, up to what was asked.
+            let expect = upto.min(session.windows_available()) - done;
+            assert_eq!(pulled.rows() as u64, expect);
+            out.extend_rows(&pulled.view());
         }
     }
     out.extend_rows(&session.pull_until(u64::MAX).expect("pull").view());
@@ -70,14 +86,15 @@ proptest! {
         block in 1usize..20,
         sizes in proptest::collection::vec(1usize..900, 1..6),
         pull_every in 1usize..5,
+        pull_ahead in 0u64..200,
         seed in 0u64..1000,
     ) {
         let samples = chirp_noise(n, seed);
         let spec = stateful(window, hop, buffer, block);
         let (classic, _) = run(&spec, Mode::Classic, &samples, WindowRange::all());
         let plan = plan(&spec);
-        let chunked = stream(&plan, &samples, &sizes, pull_every);
-        let whole = stream(&plan, &samples, &[usize::MAX], 1);
+        let chunked = stream(&plan, &samples, &sizes, pull_every, pull_ahead);
+        let whole = stream(&plan, &samples, &[usize::MAX], 1, u64::MAX);
         prop_assert_eq!(chunked.rows(), classic.rows());
         prop_assert!(chunked.bit_identical(&classic), "chunked stream differs from classic");
         prop_assert!(whole.bit_identical(&classic), "one push differs from classic");
