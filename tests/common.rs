@@ -50,18 +50,28 @@ pub fn run(spec: &Spec, mode: Mode, samples: &[f32], range: WindowRange) -> (Ten
     (sink.tensor, stats)
 }
 
-/// Classic and sqrt over the same samples; panics unless their bits agree. Returns the rows.
+/// Classic and sqrt over the same samples; panics unless their bits agree. Sqrt runs with the
+/// pipeline's worker count (the depth-first executor when it is 1, else the parallel sweep)
+/// and, when the pipeline leaves it open, both ways. Returns the rows.
 pub fn assert_modes_agree(spec: &Spec, samples: &[f32]) -> Tensor {
     let (classic, _) = run(spec, Mode::Classic, samples, WindowRange::all());
-    let (sqrt, _) = run(spec, Mode::Sqrt, samples, WindowRange::all());
-    assert_eq!(classic.rows(), sqrt.rows(), "row counts differ");
-    assert!(
-        classic.bit_identical(&sqrt),
-        "classic and sqrt differ for block {:?}, k {:?}, lru {:?}",
-        spec.block,
-        spec.checkpoint_every,
-        spec.lru_bytes
-    );
+    let workers = match spec.max_workers {
+        Some(n) => vec![n],
+        None => vec![1, 3],
+    };
+    for n in workers {
+        let mut s = spec.clone();
+        s.max_workers = Some(n);
+        let (sqrt, _) = run(&s, Mode::Sqrt, samples, WindowRange::all());
+        assert_eq!(classic.rows(), sqrt.rows(), "row counts differ");
+        assert!(
+            classic.bit_identical(&sqrt),
+            "classic and sqrt differ for block {:?}, k {:?}, lru {:?}, {n} workers",
+            spec.block,
+            spec.checkpoint_every,
+            spec.lru_bytes
+        );
+    }
     classic
 }
 

@@ -58,6 +58,7 @@ fn diamond_is_computed_once_per_block() {
     let samples = chirp_noise(20_000, 2);
     let mut s = small_audio(256, 64);
     s.block = Some(16);
+    s.max_workers = Some(1); // the depth-first executor and its cache
     let (rows, stats) = run(&s, Mode::Sqrt, &samples, WindowRange::all());
     let windows = (20_000 - 256) / 64 + 1;
     assert_eq!(rows.rows(), windows);
@@ -94,6 +95,7 @@ fn kernel_restored_from_checkpoints_when_nothing_is_cached() {
         s.checkpoint_every = Some(k);
         s.checkpoint_slots = Some(slots);
         s.lru_bytes = Some(ByteSize(0));
+        s.max_workers = Some(1); // the depth-first executor and its checkpoints
         assert_modes_agree(&s, &samples);
         let (_, stats) = run(&s, Mode::Sqrt, &samples, WindowRange::all());
         assert_eq!(stats.cache.peak_bytes, 0, "a zero-byte cache holds nothing");

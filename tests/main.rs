@@ -5,6 +5,7 @@ mod common;
 mod edge_cases;
 mod equivalence;
 mod oracles;
+mod parallel;
 mod plugins;
 mod random_access;
 mod reverse;

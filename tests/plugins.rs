@@ -17,7 +17,7 @@ const AUDIO: &str = include_str!("../pipelines/audio.ron");
 const EXE: &str = env!("CARGO_BIN_EXE_sqrtspace");
 
 /// The Wasm audio pipeline, its plugins taken from the test build, resized like `small_audio`.
-fn wasm_audio(window: usize, hop: usize) -> Spec {
+pub(crate) fn wasm_audio(window: usize, hop: usize) -> Spec {
     let mut s = small_audio(window, hop);
     let wasm = spec(AUDIO);
     for (stage, wasm_stage) in s.stages.iter_mut().zip(wasm.stages) {
@@ -80,6 +80,7 @@ fn the_kernel_plugin_restores_its_state_from_checkpoints() {
     s.checkpoint_every = Some(4);
     s.checkpoint_slots = Some(3);
     s.lru_bytes = Some(sqrtspace::spec::ByteSize(0));
+    s.max_workers = Some(1); // the depth-first executor and its checkpoints
     s.target = Some("classify".into());
     let (rows, stats) = run(&s, Mode::Sqrt, &samples, WindowRange::all());
     assert!(stats.checkpoints.states_saved > 0);

@@ -52,6 +52,9 @@ pub struct RunCommand {
     /// Byte cap of the block cache, e.g. "16 MiB" (overrides the pipeline).
     #[arg(long)]
     lru_bytes: Option<ByteSize>,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    workers: Option<usize>,
     /// Print the run report on stderr.
     #[arg(long)]
     report: bool,
@@ -97,6 +100,9 @@ impl RunCommand {
         }
         if let Some(bytes) = self.lru_bytes {
             spec.lru_bytes = Some(bytes);
+        }
+        if let Some(workers) = self.workers {
+            spec.max_workers = Some(workers);
         }
         if self.input.as_os_str() == "-" {
             return self.stream_stdin(&spec, started);

@@ -9,6 +9,7 @@ mod runner;
 mod spool;
 mod sqrt;
 mod stream;
+mod sweep;
 
 use std::time::{Duration, Instant};
 
@@ -172,6 +173,15 @@ pub fn run(
                 CheckpointStats::default(),
             )
         }
+        Mode::Sqrt | Mode::Auto if sweeps_in_parallel(plan, range) => {
+            let (written, stages) = sweep::run(plan, framer, range, sink)?;
+            (
+                written,
+                stages,
+                CacheStats::default(),
+                CheckpointStats::default(),
+            )
+        }
         Mode::Sqrt | Mode::Auto => {
             let mut executor = sqrt::SqrtExecutor::new(plan, &mut *framer)?;
             let written = executor.run(range, sink)?;
@@ -309,6 +319,13 @@ impl RunStats {
         c.retired -= c0.retired;
         out
     }
+}
+
+/// Whether a sqrt run goes through the parallel forward sweep: with more than one worker, from
+/// the start of the stream, and with no stage that runs backward in time. Random access and
+/// backward passes run depth-first on one worker, with checkpoints.
+fn sweeps_in_parallel(plan: &Plan, range: WindowRange) -> bool {
+    plan.max_workers > 1 && range.start == 0 && !plan.nodes().iter().any(|n| n.needed && n.reverse)
 }
 
 /// Runs `plan` over samples in memory and returns the target's rows in `range`.

@@ -41,10 +41,16 @@ const SPARES: usize = 2;
 
 impl<'p> Runner<'p> {
     pub(crate) fn new(plan: &'p Plan) -> Result<Runner<'p>, ExecError> {
+        Runner::for_worker(plan, true)
+    }
+
+    /// Instances of every needed stage, and of the kernels too when `kernels` (a parallel
+    /// worker runs pure stages only; the kernels' state lives on one instance).
+    pub(crate) fn for_worker(plan: &'p Plan, kernels: bool) -> Result<Runner<'p>, ExecError> {
         let mut instances = Vec::with_capacity(plan.nodes().len());
         let mut stats = Vec::with_capacity(plan.nodes().len());
         for node in plan.nodes() {
-            let instance = match (&node.op, node.needed) {
+            let instance = match (&node.op, node.needed && (kernels || !node.kernel)) {
                 (Some(op), true) => Some(op.instantiate().map_err(|source| ExecError::Stage {
                     stage: node.name.clone(),
                     t0: 0,

@@ -5,9 +5,9 @@
 //! state. So any chunking of a stream gives exactly the bits of one push of the whole stream,
 //! and memory is bounded by the input buffer, whatever the stream's length.
 
-use super::runner::Runner;
+use super::sweep::Sweep;
 use super::{ExecError, RunStats};
-use crate::plan::{INPUT_NODE, Plan, windows_in};
+use crate::plan::{Plan, windows_in};
 use crate::spec::Mode;
 use crate::tensor::{Data, Tensor};
 
@@ -30,7 +30,7 @@ use crate::tensor::{Data, Tensor};
 /// ```
 pub struct Session<'p> {
     plan: &'p Plan,
-    runner: Runner<'p>,
+    sweep: Sweep<'p>,
     /// Samples `[buffer_start, buffer_start + buffer.len())` of the stream.
     buffer: Vec<f32>,
     buffer_start: u64,
@@ -38,12 +38,6 @@ pub struct Session<'p> {
     capacity: usize,
     /// Windows computed so far (every needed stage is at the same window).
     done: u64,
-    /// The last rows of each node that some reader needs as context, before window `done`.
-    history: Vec<Option<Tensor>>,
-    /// Most context rows any reader needs from each node.
-    keep_rows: Vec<usize>,
-    /// Windows per call.
-    chunk: usize,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -70,33 +64,17 @@ impl<'p> Session<'p> {
                 node.name
             )));
         }
-        let nodes = plan.nodes();
-        let mut keep_rows = vec![0; nodes.len()];
-        for node in nodes.iter().filter(|n| n.needed) {
-            for &input in &node.inputs {
-                keep_rows[input] = keep_rows[input].max(node.context);
-            }
-        }
         let capacity = plan
             .input_buffer_blocks
             .saturating_mul(plan.hop)
             .saturating_add(plan.window);
-        let mut runner = Runner::new(plan)?;
-        for (id, node) in nodes.iter().enumerate() {
-            if node.needed && node.kernel {
-                runner.reset(id)?;
-            }
-        }
         Ok(Session {
             plan,
-            runner,
+            sweep: Sweep::new(plan, plan.max_workers)?,
             buffer: Vec::new(),
             buffer_start: 0,
             capacity,
             done: 0,
-            history: vec![None; nodes.len()],
-            keep_rows,
-            chunk: plan.block.max(1),
         })
     }
 
@@ -142,42 +120,66 @@ impl<'p> Session<'p> {
     /// that no earlier pull returned (none when there are none: nothing is repeated). The
     /// windows left out come from a later call once their samples are pushed.
     pub fn pull_until(&mut self, t: u64) -> Result<Tensor, ExecError> {
-        let end = t.min(self.windows_available());
-        let target = self.plan.target();
         let mut out = Tensor::empty(&self.plan.target_node().port.layout);
-        while self.done < end {
-            let rows = usize::try_from(end - self.done)
-                .unwrap_or(usize::MAX)
-                .min(self.chunk);
-            let block = self.step(rows)?;
-            if out.rows() == 0 {
-                out = block;
-            } else {
-                out.extend_rows(&block.view());
-                self.runner.recycle(target, block);
-            }
-        }
+        self.pull(t, |_, block| {
+            out.extend_rows(&block.view());
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// Like [`Session::pull_until`] with no bound, handing each computed block to `emit` as it
-    /// completes instead of collecting them.
+    /// Like [`Session::pull_until`] with no bound, handing each computed block to `emit` (with
+    /// the window index of its first row) as it completes instead of collecting them.
     pub fn pull_each(
         &mut self,
-        mut emit: impl FnMut(u64, &Tensor) -> Result<(), ExecError>,
+        emit: impl FnMut(u64, &Tensor) -> Result<(), ExecError>,
     ) -> Result<u64, ExecError> {
-        let end = self.windows_available();
         let start = self.done;
-        while self.done < end {
-            let rows = usize::try_from(end - self.done)
-                .unwrap_or(usize::MAX)
-                .min(self.chunk);
-            let t0 = self.done;
-            let block = self.step(rows)?;
-            emit(t0, &block)?;
-            self.runner.recycle(self.plan.target(), block);
-        }
+        self.pull(u64::MAX, emit)?;
         Ok(self.done - start)
+    }
+
+    /// Computes the windows before `t` that the buffer completes, a batch of blocks at a time.
+    fn pull(
+        &mut self,
+        t: u64,
+        mut emit: impl FnMut(u64, &Tensor) -> Result<(), ExecError>,
+    ) -> Result<(), ExecError> {
+        let end = t.min(self.windows_available());
+        let block = self.plan.block.max(1) as u64;
+        while self.done < end {
+            let mut parts = Vec::with_capacity(self.sweep.workers());
+            let mut t0 = self.done;
+            while parts.len() < self.sweep.workers() && t0 < end {
+                let rows = (end - t0).min(block) as usize;
+                parts.push(self.frame(t0, rows)?);
+                t0 += rows as u64;
+            }
+            let mut first = self.done;
+            for block in self.sweep.step(parts)? {
+                emit(first, &block)?;
+                first += block.rows() as u64;
+            }
+            self.done = t0;
+            // Samples before the next window's start are never read again.
+            let next = self.done * self.plan.hop as u64;
+            let drop_to = usize::try_from(next - self.buffer_start)
+                .unwrap_or(usize::MAX)
+                .min(self.buffer.len());
+            self.buffer.drain(..drop_to);
+            self.buffer_start += drop_to as u64;
+        }
+        Ok(())
+    }
+
+    /// Windows `t0 .. t0 + rows` of the buffered samples.
+    fn frame(&self, t0: u64, rows: usize) -> Result<Tensor, ExecError> {
+        let (window, hop) = (self.plan.window, self.plan.hop);
+        let first = usize::try_from(t0 * hop as u64 - self.buffer_start).unwrap_or(usize::MAX);
+        let span = (rows - 1) * hop + window;
+        let samples = self.buffer[first..first + span].to_vec();
+        Tensor::strided(Data::F32(samples), rows, vec![window], hop)
+            .map_err(|e| ExecError::Internal(format!("framing a streamed block: {e}")))
     }
 
     /// Counters of the stages so far.
@@ -187,95 +189,9 @@ impl<'p> Session<'p> {
             windows_out: self.done,
             samples_read: self.buffer_start + self.buffer.len() as u64,
             elapsed: std::time::Duration::ZERO,
-            stages: self.runner.stats.clone(),
+            stages: self.sweep.stats(),
             cache: Default::default(),
             checkpoints: Default::default(),
         }
-    }
-
-    /// Computes windows `done .. done + rows` of every needed stage; returns the target's.
-    fn step(&mut self, rows: usize) -> Result<Tensor, ExecError> {
-        let plan = self.plan;
-        let t0 = self.done;
-        let (window, hop) = (plan.window, plan.hop);
-        let first = t0 * hop as u64 - self.buffer_start;
-        let span = (rows - 1) * hop + window;
-        let start = usize::try_from(first).unwrap_or(usize::MAX);
-        let samples = self.buffer[start..start + span].to_vec();
-        let input = Tensor::strided(Data::F32(samples), rows, vec![window], hop)
-            .map_err(|e| ExecError::Internal(format!("framing a streamed block: {e}")))?;
-        let mut outputs: Vec<Option<Tensor>> = vec![None; plan.nodes().len()];
-        outputs[INPUT_NODE] = Some(input);
-        for (id, node) in plan.nodes().iter().enumerate().skip(1) {
-            if !node.needed {
-                continue;
-            }
-            let context_rows = usize::try_from(t0).unwrap_or(usize::MAX).min(node.context);
-            let mut joined = Vec::with_capacity(node.inputs.len());
-            for &input in &node.inputs {
-                let Some(current) = outputs[input].as_ref() else {
-                    return Err(ExecError::Internal(format!(
-                        "`{}` ran before its input",
-                        node.name
-                    )));
-                };
-                joined.push(if context_rows == 0 {
-                    None
-                } else {
-                    let history = self.history[input].as_ref().ok_or_else(|| {
-                        ExecError::Internal(format!("no context rows kept for `{}`", node.name))
-                    })?;
-                    let mut rows = history
-                        .slice_rows(history.rows() - context_rows..history.rows())
-                        .to_tensor();
-                    rows.extend_rows(&current.view());
-                    Some(rows)
-                });
-            }
-            let views: Vec<_> = joined
-                .iter()
-                .zip(&node.inputs)
-                .map(|(j, &i)| match j {
-                    Some(j) => j.view(),
-                    None => outputs[i].as_ref().map(Tensor::view).unwrap_or_else(|| {
-                        unreachable!("every input was checked to be present just above")
-                    }),
-                })
-                .collect();
-            let out = self.runner.call(id, t0, rows, context_rows, &views)?;
-            drop(views);
-            outputs[id] = Some(out);
-        }
-        for (id, keep) in self.keep_rows.iter().enumerate() {
-            if *keep == 0 {
-                continue;
-            }
-            if let Some(current) = &outputs[id] {
-                let mut rows = self.history[id]
-                    .take()
-                    .unwrap_or_else(|| Tensor::empty(&current.layout()));
-                rows.extend_rows(&current.view());
-                let from = rows.rows().saturating_sub(*keep);
-                self.history[id] = Some(rows.slice_rows(from..rows.rows()).to_tensor());
-            }
-        }
-        self.done += rows as u64;
-        // Samples before the next window's start are never read again.
-        let next = self.done * hop as u64;
-        let drop_to = usize::try_from(next - self.buffer_start)
-            .unwrap_or(usize::MAX)
-            .min(self.buffer.len());
-        self.buffer.drain(..drop_to);
-        self.buffer_start += drop_to as u64;
-        let target = plan.target();
-        let out = outputs[target]
-            .take()
-            .ok_or_else(|| ExecError::Internal("the target was not computed".into()));
-        for (id, spent) in outputs.into_iter().enumerate().skip(1) {
-            if let Some(tensor) = spent {
-                self.runner.recycle(id, tensor);
-            }
-        }
-        out
     }
 }

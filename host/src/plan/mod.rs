@@ -373,18 +373,26 @@ impl Plan {
             }
         };
         let lru_bytes = spec.lru_bytes.map_or(DEFAULT_LRU_BYTES, |b| b.0);
-        let max_workers = max_workers.unwrap_or(1);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let max_workers = max_workers.unwrap_or(cores);
         let input_buffer_blocks = input_buffer_blocks.unwrap_or(DEFAULT_INPUT_BUFFER);
+        decide(
+            "max_workers",
+            max_workers.to_string(),
+            if spec.max_workers.is_some() {
+                "set in the pipeline".into()
+            } else {
+                format!(
+                    "every core ({cores}); runs from the start sweep forward on all of them, \
+                     random access and backward passes use one"
+                )
+            },
+        );
         for (setting, value, given) in [
             (
                 "lru_bytes",
                 crate::spec::ByteSize(lru_bytes).to_string(),
                 spec.lru_bytes.is_some(),
-            ),
-            (
-                "max_workers",
-                max_workers.to_string(),
-                spec.max_workers.is_some(),
             ),
             (
                 "input_buffer_blocks",

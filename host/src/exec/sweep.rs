@@ -1,0 +1,311 @@
+//! The forward sweep: every needed stage runs over a batch of consecutive windows, in
+//! dependency order, the batch cut into parts of one block each. Pure stages run their parts
+//! in parallel, one worker per part, each worker with instances of its own (a Wasm stage gets
+//! an instance per worker); kernels step through the parts in time order on one instance, so
+//! their state is carried exactly as in one pass. Stages that read context keep the last rows
+//! of their inputs from batch to batch. Output row `t` is computed by the same code from the
+//! same rows whatever the batch, the part or the worker, so the bits do not depend on the
+//! number of workers; memory holds one batch (workers x one block's rows across the graph).
+//!
+//! Streaming sessions and parallel sqrt runs both drive it.
+
+use rayon::prelude::*;
+
+use super::runner::{Runner, StageStats};
+use super::{ExecError, WindowRange};
+use crate::io::{Framer, Sink};
+use crate::plan::{INPUT_NODE, Plan};
+use crate::tensor::{Tensor, TensorView};
+
+pub(crate) struct Sweep<'p> {
+    plan: &'p Plan,
+    /// One per worker; kernels live on the first only.
+    runners: Vec<Runner<'p>>,
+    pool: Option<rayon::ThreadPool>,
+    /// The last rows of each node that some reader needs as context, before window `done`.
+    history: Vec<Option<Tensor>>,
+    /// Most context rows any reader needs from each node.
+    keep_rows: Vec<usize>,
+    /// Windows computed so far.
+    done: u64,
+}
+
+impl<'p> Sweep<'p> {
+    /// A sweep from window 0 on `workers` workers.
+    pub(crate) fn new(plan: &'p Plan, workers: usize) -> Result<Sweep<'p>, ExecError> {
+        let nodes = plan.nodes();
+        if let Some(node) = nodes.iter().find(|n| n.needed && n.reverse) {
+            return Err(ExecError::Unsupported(format!(
+                "stage `{}` runs backward in time, so it needs the whole stream before its \
+                 first output; a forward sweep cannot run it",
+                node.name
+            )));
+        }
+        let workers = workers.max(1);
+        let mut runners = Vec::with_capacity(workers);
+        for worker in 0..workers {
+            runners.push(Runner::for_worker(plan, worker == 0)?);
+        }
+        for (id, node) in nodes.iter().enumerate() {
+            if node.needed && node.kernel {
+                runners[0].reset(id)?;
+            }
+        }
+        let pool = if workers > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(workers)
+                    .thread_name(|i| format!("sqrtspace-worker-{i}"))
+                    .build()
+                    .map_err(|e| ExecError::Internal(format!("cannot start workers: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let mut keep_rows = vec![0; nodes.len()];
+        for node in nodes.iter().filter(|n| n.needed) {
+            for &input in &node.inputs {
+                keep_rows[input] = keep_rows[input].max(node.context);
+            }
+        }
+        Ok(Sweep {
+            plan,
+            runners,
+            pool,
+            history: vec![None; nodes.len()],
+            keep_rows,
+            done: 0,
+        })
+    }
+
+    /// Workers the sweep runs parts on.
+    pub(crate) fn workers(&self) -> usize {
+        self.runners.len()
+    }
+
+    /// Windows computed so far.
+    pub(crate) fn done(&self) -> u64 {
+        self.done
+    }
+
+    /// Per stage counters, summed over the workers.
+    pub(crate) fn stats(&self) -> Vec<StageStats> {
+        let mut total = self.runners[0].stats.clone();
+        for runner in &self.runners[1..] {
+            for (sum, part) in total.iter_mut().zip(&runner.stats) {
+                sum.calls += part.calls;
+                sum.windows += part.windows;
+                sum.nanos += part.nanos;
+                sum.bytes_out += part.bytes_out;
+            }
+        }
+        total
+    }
+
+    /// Computes every needed stage over the windows the input `parts` hold (consecutive,
+    /// from window `done`) and returns the target's parts, in order.
+    pub(crate) fn step(&mut self, parts: Vec<Tensor>) -> Result<Vec<Tensor>, ExecError> {
+        let plan = self.plan;
+        let nodes = plan.nodes();
+        let mut starts = Vec::with_capacity(parts.len());
+        let mut t = self.done;
+        for part in &parts {
+            starts.push(t);
+            t += part.rows() as u64;
+        }
+        let end = t;
+        let mut outputs: Vec<Option<Vec<Tensor>>> = vec![None; nodes.len()];
+        outputs[INPUT_NODE] = Some(parts);
+        for (id, node) in nodes.iter().enumerate().skip(1) {
+            if !node.needed {
+                continue;
+            }
+            // Each part's inputs, with the context rows before it joined on where declared.
+            let mut joined: Vec<Vec<Option<Tensor>>> = Vec::with_capacity(starts.len());
+            let mut context: Vec<usize> = Vec::with_capacity(starts.len());
+            for (i, &t0) in starts.iter().enumerate() {
+                let want = usize::try_from(t0).unwrap_or(usize::MAX).min(node.context);
+                let mut per_input = Vec::with_capacity(node.inputs.len());
+                for &input in &node.inputs {
+                    let input_parts = outputs[input].as_deref().ok_or_else(|| {
+                        ExecError::Internal(format!("`{}` ran before its input", node.name))
+                    })?;
+                    per_input.push(if want == 0 {
+                        None
+                    } else {
+                        Some(self.with_context(input, input_parts, i, want)?)
+                    });
+                }
+                joined.push(per_input);
+                context.push(want);
+            }
+            let mut calls = Vec::with_capacity(starts.len());
+            for (i, &t0) in starts.iter().enumerate() {
+                let views: Vec<TensorView<'_>> = node
+                    .inputs
+                    .iter()
+                    .zip(&joined[i])
+                    .map(|(&input, j)| match j {
+                        Some(j) => j.view(),
+                        None => outputs[input].as_ref().map_or_else(
+                            || unreachable!("inputs were checked present above"),
+                            |p| p[i].view(),
+                        ),
+                    })
+                    .collect();
+                let rows = views
+                    .first()
+                    .map_or(0, |v| v.rows().saturating_sub(context[i]));
+                calls.push((t0, rows, context[i], views));
+            }
+            let out = if node.kernel || self.pool.is_none() {
+                let runner = &mut self.runners[0];
+                calls
+                    .iter()
+                    .map(|(t0, rows, ctx, views)| runner.call(id, *t0, *rows, *ctx, views))
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                let runners = &mut self.runners;
+                let pool = self.pool.as_ref().ok_or_else(|| {
+                    ExecError::Internal("parallel step without a worker pool".into())
+                })?;
+                let mut out = Vec::with_capacity(calls.len());
+                for round in calls.chunks(runners.len()) {
+                    let results: Vec<Result<Tensor, ExecError>> = pool.install(|| {
+                        runners
+                            .par_iter_mut()
+                            .zip(round.par_iter())
+                            .map(|(runner, (t0, rows, ctx, views))| {
+                                runner.call(id, *t0, *rows, *ctx, views)
+                            })
+                            .collect()
+                    });
+                    for result in results {
+                        out.push(result?);
+                    }
+                }
+                out
+            };
+            drop(calls);
+            drop(joined);
+            outputs[id] = Some(out);
+        }
+        for (id, &keep) in self.keep_rows.iter().enumerate() {
+            if keep == 0 {
+                continue;
+            }
+            if let Some(parts) = &outputs[id] {
+                let mut rows = self.history[id]
+                    .take()
+                    .unwrap_or_else(|| Tensor::empty(&nodes[id].port.layout));
+                for part in parts {
+                    rows.extend_rows(&part.view());
+                }
+                let from = rows.rows().saturating_sub(keep);
+                self.history[id] = Some(rows.slice_rows(from..rows.rows()).to_tensor());
+            }
+        }
+        self.done = end;
+        let target = outputs[plan.target()]
+            .take()
+            .ok_or_else(|| ExecError::Internal("the target was not computed".into()))?;
+        let workers = self.runners.len();
+        for (id, spent) in outputs.into_iter().enumerate().skip(1) {
+            for (i, tensor) in spent.into_iter().flatten().enumerate() {
+                self.runners[i % workers].recycle(id, tensor);
+            }
+        }
+        Ok(target)
+    }
+
+    /// Part `i` of `input` with the `want` rows before it in front: from the parts before it
+    /// in this batch, then from the rows kept from earlier batches.
+    fn with_context(
+        &self,
+        input: usize,
+        parts: &[Tensor],
+        i: usize,
+        want: usize,
+    ) -> Result<Tensor, ExecError> {
+        let mut pieces: Vec<TensorView<'_>> = Vec::new();
+        let mut missing = want;
+        for part in parts[..i].iter().rev() {
+            let take = missing.min(part.rows());
+            pieces.push(part.slice_rows(part.rows() - take..part.rows()));
+            missing -= take;
+            if missing == 0 {
+                break;
+            }
+        }
+        if missing > 0 {
+            let history = self.history[input].as_ref().ok_or_else(|| {
+                ExecError::Internal(format!(
+                    "no context rows kept for `{}`",
+                    self.plan.nodes()[input].name
+                ))
+            })?;
+            if history.rows() < missing {
+                return Err(ExecError::Internal(format!(
+                    "{} context rows of `{}` wanted, {} kept",
+                    missing,
+                    self.plan.nodes()[input].name,
+                    history.rows()
+                )));
+            }
+            pieces.push(history.slice_rows(history.rows() - missing..history.rows()));
+        }
+        let mut joined = Tensor::empty(&parts[i].layout());
+        for piece in pieces.iter().rev() {
+            joined.extend_rows(piece);
+        }
+        joined.extend_rows(&parts[i].view());
+        Ok(joined)
+    }
+}
+
+/// Writes the target's rows in `range` (which starts at window 0) to `sink`, sweeping the
+/// input a batch of `workers` blocks at a time; returns the rows written and the stage
+/// counters.
+pub(crate) fn run(
+    plan: &Plan,
+    framer: &mut Framer,
+    range: WindowRange,
+    sink: &mut dyn Sink,
+) -> Result<(u64, Vec<StageStats>), ExecError> {
+    let mut sweep = Sweep::new(plan, plan.max_workers)?;
+    let end = range.end.unwrap_or(u64::MAX);
+    let block = plan.block.max(1);
+    let mut written = 0;
+    let mut finished = false;
+    while !finished && sweep.done() < end {
+        let mut parts = Vec::with_capacity(sweep.workers());
+        let mut t = sweep.done();
+        while parts.len() < sweep.workers() && t < end {
+            let part = framer.frame(t, block)?;
+            finished = part.rows() < block;
+            t += part.rows() as u64;
+            if part.rows() > 0 {
+                parts.push(part);
+            }
+            if finished {
+                break;
+            }
+        }
+        if parts.is_empty() {
+            break;
+        }
+        let first = sweep.done();
+        let outputs = sweep.step(parts)?;
+        let mut t0 = first;
+        for out in &outputs {
+            let t1 = t0 + out.rows() as u64;
+            let (lo, hi) = (range.start.clamp(t0, t1), end.clamp(t0, t1));
+            if hi > lo {
+                sink.write(lo, &out.slice_rows((lo - t0) as usize..(hi - t0) as usize))?;
+                written += hi - lo;
+            }
+            t0 = t1;
+        }
+    }
+    Ok((written, sweep.stats()))
+}
