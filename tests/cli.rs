@@ -228,14 +228,29 @@ fn plan_prints_every_setting_with_its_reason() {
         "block",
         "checkpoint_every",
         "lru_bytes",
-        "auto: same bits as classic",
+        "auto: sqrt until a probe",
+        "machine: ",
     ] {
         assert!(text.contains(needle), "missing {needle}: {text}");
     }
-    let out = ok(&["plan", &pipeline(), "--json"]);
+    // With an input the planner probes it and predicts both modes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = audio(dir.path());
+    let out = ok(&["plan", &pipeline(), "--input", s(&wav)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("predicted for 934 windows: classic peak"),
+        "{text}"
+    );
+    let out = ok(&["plan", &pipeline(), "--input", s(&wav), "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["target"], "classify");
     assert_eq!(json["stages"][1]["output"]["layout"]["row_shape"][0], 2049);
+    assert_eq!(json["estimates"]["windows"], 934);
+    assert!(json["estimates"]["sqrt_peak_bytes"].as_u64().unwrap_or(0) > 0);
+    assert!(json["machine"]["cores"].as_u64().unwrap_or(0) >= 1);
+    let mode = json["decisions"][0]["reason"].as_str().unwrap_or_default();
+    assert!(mode.starts_with("auto: "), "{mode}");
 }
 
 #[test]

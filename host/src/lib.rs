@@ -34,6 +34,7 @@
 pub mod exec;
 pub mod generate;
 pub mod io;
+pub mod machine;
 pub mod metrics;
 pub mod plan;
 pub mod plugin;

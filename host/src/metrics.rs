@@ -122,6 +122,9 @@ pub struct Report {
     pub plugins: Vec<crate::plan::PluginLoad>,
     /// The executor's counters.
     pub run: RunStats,
+    /// What the planner predicted for this run's mode, if it probed: (peak bytes, seconds).
+    #[serde(default)]
+    pub predicted: Option<(u64, f64)>,
 }
 
 /// Seconds, with a unit that keeps three significant digits.
@@ -166,6 +169,14 @@ impl fmt::Display for Report {
             self.usage.major_faults,
             self.usage.minor_faults
         )?;
+        if let Some((bytes, secs)) = self.predicted {
+            write!(
+                f,
+                "   Predicted: peak {}, wall {}",
+                ByteSize(bytes),
+                format_secs(secs)
+            )?;
+        }
         match self.io {
             Some(io) => writeln!(
                 f,

@@ -57,6 +57,9 @@ pub struct Spec {
     /// Windows of input a streaming session buffers (64 when absent).
     #[serde(default)]
     pub input_buffer_blocks: Option<usize>,
+    /// Machine facts to plan with instead of the detected ones.
+    #[serde(default)]
+    pub machine: Option<crate::machine::MachineOverrides>,
     /// The stage whose output a run produces; the last stage when absent.
     #[serde(default)]
     pub target: Option<String>,

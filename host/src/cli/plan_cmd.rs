@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 use sqrtspace::io::{Framer, InputFormat, open_source};
-use sqrtspace::plan::Decision;
+use sqrtspace::machine::Machine;
+use sqrtspace::plan::{Decision, Estimates};
+use sqrtspace::spec::ByteSize;
 use sqrtspace::stage::Port;
 use sqrtspace::{Plan, Spec};
 
@@ -43,19 +45,27 @@ struct PlanJson<'a> {
     target: &'a str,
     stages: Vec<NodeJson<'a>>,
     decisions: &'a [Decision],
+    machine: &'a Machine,
+    estimates: Option<&'a Estimates>,
 }
 
 impl PlanCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         let spec = Spec::from_file(&self.pipeline)?;
-        let windows = match &self.input {
-            Some(path) => {
-                let source = open_source(path, self.format, None)?;
-                Framer::new(source, spec.window, spec.hop).total_windows()
-            }
+        let mut framer = match &self.input {
+            Some(path) => Some(Framer::new(
+                open_source(path, self.format, None)?,
+                spec.window,
+                spec.hop,
+            )),
             None => None,
         };
-        let plan = Plan::new(&spec, windows)?;
+        let windows = framer.as_ref().and_then(Framer::total_windows);
+        let mut plan = Plan::new(&spec, windows)?;
+        if let (Some(framer), Some(_)) = (framer.as_mut(), windows) {
+            let probe = sqrtspace::plan::probe(&plan, framer)?;
+            plan.apply_probe(&probe);
+        }
         if self.json {
             let nodes = plan.nodes();
             let json = PlanJson {
@@ -77,6 +87,8 @@ impl PlanCommand {
                     })
                     .collect(),
                 decisions: &plan.decisions,
+                machine: &plan.machine,
+                estimates: plan.estimates.as_ref(),
             };
             println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
@@ -84,6 +96,27 @@ impl PlanCommand {
                 println!("input: {t} windows");
             }
             print!("{plan}");
+            let m = &plan.machine;
+            println!(
+                "machine: {} cores, {} of {} memory available, L2 {}, LLC {}, fresh memory {:.2} ns/byte ({})",
+                m.cores,
+                ByteSize(m.available_ram),
+                ByteSize(m.total_ram),
+                ByteSize(m.l2_bytes),
+                ByteSize(m.llc_bytes),
+                m.fresh_ns_per_byte,
+                m.source
+            );
+            if let Some(e) = &plan.estimates {
+                println!(
+                    "predicted for {} windows: classic peak {}, {:.3} s; sqrt peak {}, {:.3} s",
+                    e.windows,
+                    ByteSize(e.classic_peak_bytes),
+                    e.classic_secs,
+                    ByteSize(e.sqrt_peak_bytes),
+                    e.sqrt_secs
+                );
+            }
         }
         Ok(())
     }

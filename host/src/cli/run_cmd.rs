@@ -110,7 +110,13 @@ impl RunCommand {
         let source = open_source(&self.input, self.format, self.channel)?;
         self.check_rate(&spec, source.as_ref())?;
         let mut framer = Framer::new(source, spec.window, spec.hop);
-        let plan = Plan::new(&spec, framer.total_windows())?;
+        let mut plan = Plan::new(&spec, framer.total_windows())?;
+        if plan.input_windows.is_some() {
+            // Time the first windows through every stage: predictions, and auto's choice.
+            let probe = sqrtspace::plan::probe(&plan, &mut framer)
+                .with_context(|| format!("probing {}", self.pipeline.display()))?;
+            plan.apply_probe(&probe);
+        }
         let range = self.range.unwrap_or_default();
         if let (Some(total), Some(end)) = (framer.total_windows(), range.end)
             && end > total
@@ -283,6 +289,7 @@ impl RunCommand {
             usage: Usage::now(),
             io: IoCounters::now(),
             plugins: plan.plugins.clone(),
+            predicted: plan.estimates.as_ref().map(|e| e.for_mode(plan.mode)),
             run: stats,
         };
         if self.report {

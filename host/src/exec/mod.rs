@@ -9,7 +9,7 @@ mod runner;
 mod spool;
 mod sqrt;
 mod stream;
-mod sweep;
+pub(crate) mod sweep;
 
 use std::time::{Duration, Instant};
 

@@ -33,8 +33,17 @@ pub(crate) struct Sweep<'p> {
 impl<'p> Sweep<'p> {
     /// A sweep from window 0 on `workers` workers.
     pub(crate) fn new(plan: &'p Plan, workers: usize) -> Result<Sweep<'p>, ExecError> {
+        Sweep::build(plan, workers, false)
+    }
+
+    /// A sweep that runs backward kernels forward: for timing them in a probe only.
+    pub(crate) fn for_probe(plan: &'p Plan) -> Result<Sweep<'p>, ExecError> {
+        Sweep::build(plan, 1, true)
+    }
+
+    fn build(plan: &'p Plan, workers: usize, probing: bool) -> Result<Sweep<'p>, ExecError> {
         let nodes = plan.nodes();
-        if let Some(node) = nodes.iter().find(|n| n.needed && n.reverse) {
+        if let Some(node) = nodes.iter().find(|n| n.needed && n.reverse && !probing) {
             return Err(ExecError::Unsupported(format!(
                 "stage `{}` runs backward in time, so it needs the whole stream before its \
                  first output; a forward sweep cannot run it",

@@ -2,13 +2,17 @@
 //! operator built against its inputs, and every setting resolved, with the reason for each
 //! choice the user did not make.
 
+mod estimate;
 mod graph;
+
+pub use estimate::{Estimates, PROBE_WINDOWS, Probe, estimate, probe};
 
 use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::machine::Machine;
 use crate::spec::{Mode, Spec};
 use crate::stage::builtin;
 use crate::stage::{BuildContext, BuildError, Operator, Port};
@@ -16,8 +20,6 @@ use crate::tensor::DType;
 
 /// Largest window accepted: a single row of it is already half a gigabyte of f32.
 const MAX_WINDOW: usize = 1 << 27;
-/// Hot bytes one block may take across all stages when the block size is chosen for the user.
-const AUTO_BLOCK_BYTES: usize = 2 << 20;
 /// Largest block the planner chooses by itself.
 const AUTO_BLOCK_MAX: usize = 4096;
 /// Checkpoint ring slots per stage when the spec does not say.
@@ -116,6 +118,14 @@ pub struct Plan {
     pub decisions: Vec<Decision>,
     /// The plugins the stages run, and how each was loaded.
     pub plugins: Vec<PluginLoad>,
+    /// The machine facts the plan was made for.
+    pub machine: Machine,
+    /// Windows in the input, when known.
+    pub input_windows: Option<u64>,
+    /// Predictions from a probe of the input, once [`Plan::apply_probe`] has run.
+    pub estimates: Option<Estimates>,
+    /// Whether the pipeline left the mode to the planner.
+    pub auto_mode: bool,
     nodes: Vec<Node>,
     target: NodeId,
 }
@@ -179,6 +189,9 @@ pub enum PlanError {
         /// The stages around the loop, the first repeated at the end.
         path: Vec<String>,
     },
+    /// No plan can meet the memory there is.
+    #[error("cannot plan within memory: {0}")]
+    Impossible(String),
     /// A stage cannot be built from its parameters and inputs.
     #[error("stage `{stage}` ({op}): {source}")]
     Stage {
@@ -211,6 +224,16 @@ impl Plan {
     /// Validates `spec` and resolves its settings. `input_windows` is the number of windows in
     /// the input when known; automatic settings use it.
     pub fn new(spec: &Spec, input_windows: Option<u64>) -> Result<Plan, PlanError> {
+        let machine = Machine::detect().with(&spec.machine.clone().unwrap_or_default());
+        Plan::for_machine(spec, input_windows, machine)
+    }
+
+    /// [`Plan::new`] for given machine facts (tests inject them).
+    pub fn for_machine(
+        spec: &Spec,
+        input_windows: Option<u64>,
+        machine: Machine,
+    ) -> Result<Plan, PlanError> {
         let spec = &spec.expanded();
         for (field, value) in [("window", spec.window), ("hop", spec.hop)] {
             if value == 0 {
@@ -249,34 +272,50 @@ impl Plan {
         let (mode, mode_reason) = match spec.mode {
             Mode::Auto => (
                 Mode::Sqrt,
-                "auto: same bits as classic, in memory flat in stream length (probing that can \
-                 pick classic is not built yet)"
+                "auto: sqrt until a probe of the input predicts classic fits comfortably and is \
+                 not slower (`run` and `plan --input` probe; without an input, sqrt)"
                     .to_string(),
             ),
             chosen => (chosen, "set in the pipeline".to_string()),
         };
         decide("mode", mode.to_string(), mode_reason);
-
         let hot_row_bytes: usize = nodes
             .iter()
             .filter(|n| n.needed)
             .map(|n| hot_row_bytes(n, spec.hop))
             .sum();
+        if hot_row_bytes as u64 > machine.available_ram {
+            return Err(PlanError::Impossible(format!(
+                "one window needs {} across the stages, more than the {} of memory available; \
+                 shorten the window, drop stages or give the run more memory",
+                crate::spec::ByteSize(hot_row_bytes as u64),
+                crate::spec::ByteSize(machine.available_ram)
+            )));
+        }
+        let cores = machine.cores;
+        let max_workers = max_workers.unwrap_or(cores);
+        let cache_budget = machine
+            .l2_bytes
+            .min((machine.llc_bytes as f64 * 0.6) as u64 / max_workers as u64)
+            .max(1 << 16) as usize;
         let block = match block {
             Some(b) => {
                 decide("block", b.to_string(), "set in the pipeline".into());
                 b
             }
             None => {
-                let fit = (AUTO_BLOCK_BYTES / hot_row_bytes.max(1)).clamp(1, AUTO_BLOCK_MAX);
+                let fit = (cache_budget / hot_row_bytes.max(1)).clamp(1, AUTO_BLOCK_MAX);
                 let b = 1usize << fit.ilog2();
                 decide(
                     "block",
                     b.to_string(),
                     format!(
-                        "largest power of two whose rows across the graph ({} per window) fit in {} of cache",
+                        "largest power of two whose rows across the graph ({} per window) fit in \
+                         {} of cache per worker (L2 {}, 0.6 x LLC {} over {max_workers} workers)",
                         crate::spec::ByteSize(hot_row_bytes as u64),
-                        crate::spec::ByteSize(AUTO_BLOCK_BYTES as u64)
+                        crate::spec::ByteSize(cache_budget as u64),
+                        crate::spec::ByteSize(machine.l2_bytes),
+                        crate::spec::ByteSize(machine.llc_bytes),
                     ),
                 );
                 b
@@ -373,8 +412,6 @@ impl Plan {
             }
         };
         let lru_bytes = spec.lru_bytes.map_or(DEFAULT_LRU_BYTES, |b| b.0);
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let max_workers = max_workers.unwrap_or(cores);
         let input_buffer_blocks = input_buffer_blocks.unwrap_or(DEFAULT_INPUT_BUFFER);
         decide(
             "max_workers",
@@ -423,6 +460,10 @@ impl Plan {
             .collect();
         Ok(Plan {
             plugins,
+            machine,
+            input_windows,
+            estimates: None,
+            auto_mode: spec.mode == Mode::Auto,
             window: spec.window,
             hop: spec.hop,
             sample_rate: spec.sample_rate,

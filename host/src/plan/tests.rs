@@ -1,6 +1,7 @@
 //! Every way a spec can be rejected gives its own message; the planner's choices.
 
 use super::*;
+use crate::machine::Machine;
 use crate::spec::Spec;
 
 fn spec(stages: &str) -> Spec {
@@ -209,17 +210,138 @@ fn settings_and_their_reasons() {
             "16 from the pipeline, rounded up to a multiple of the block (7): checkpoints sit on block boundaries"
         )
     );
-    assert_eq!(plan.mode, Mode::Sqrt, "auto picks sqrt for now");
+    assert_eq!(
+        plan.mode,
+        Mode::Sqrt,
+        "auto is sqrt until a probe says otherwise"
+    );
+    assert_eq!(plan.checkpoint_every % plan.block, 0);
+}
 
-    // Automatic block: a power of two whose hot bytes fit the budget; k about sqrt(T).
-    let plan = match Plan::new(&spec(&format!("{FFT}, {MAG}")), Some(10_000)) {
+/// A machine with the given memory, caches and cores, touching fresh memory at 0.5 ns/byte.
+fn machine(available: u64, l2: u64, llc: u64, cores: usize) -> Machine {
+    Machine {
+        total_ram: available.max(1 << 30),
+        available_ram: available,
+        l2_bytes: l2,
+        llc_bytes: llc,
+        cores,
+        fresh_ns_per_byte: 0.5,
+        source: "test".into(),
+    }
+}
+
+fn planned(spec: &Spec, windows: Option<u64>, m: Machine) -> Plan {
+    match Plan::for_machine(spec, windows, m) {
         Ok(plan) => plan,
         Err(e) => panic!("{e}"),
-    };
+    }
+}
+
+/// A probe that measured `ns` nanoseconds per window in every stage (and in reading).
+fn probe(plan: &Plan, ns: f64) -> Probe {
+    Probe {
+        windows: 64,
+        ns_per_window: vec![ns; plan.nodes().len()],
+        baseline_rss: 8 << 20,
+    }
+}
+
+const GIB: u64 = 1 << 30;
+
+#[test]
+fn block_size_respects_the_cache_budget() {
+    let s = spec(&format!("{FFT}, {MAG}"));
     let row_bytes = 16 * 4 + 33 * 8 + 33 * 4;
-    assert!(plan.block.is_power_of_two());
-    assert!(plan.block * row_bytes <= AUTO_BLOCK_BYTES);
-    assert!(plan.block * 2 * row_bytes > AUTO_BLOCK_BYTES || plan.block == AUTO_BLOCK_MAX);
-    assert_eq!(plan.checkpoint_every % plan.block, 0);
-    assert!(plan.checkpoint_every >= 100);
+    for (l2, llc, cores) in [
+        (256 << 10, 32 << 20, 2),
+        (2 << 20, 300 << 20, 2),
+        (1 << 20, 4 << 20, 8),
+    ] {
+        let plan = planned(&s, Some(10_000), machine(16 * GIB, l2, llc, cores));
+        let budget = (l2 as usize)
+            .min((llc as f64 * 0.6) as usize / cores)
+            .max(1 << 16);
+        assert!(plan.block.is_power_of_two());
+        assert!(
+            plan.block * row_bytes <= budget,
+            "{l2} {llc} {cores}: {}",
+            plan.block
+        );
+        assert!(plan.block * 2 * row_bytes > budget || plan.block == AUTO_BLOCK_MAX);
+        assert_eq!(plan.max_workers, cores, "workers default to the cores");
+        assert!(plan.checkpoint_every >= 100, "k about sqrt(10000)");
+    }
+}
+
+#[test]
+fn auto_picks_classic_when_it_fits_easily_and_sqrt_when_it_barely_fits_or_spills() {
+    let s = spec(&format!("{FFT}, {MAG}"));
+    // A short input on one core: classic holds little, and sqrt's per-block work is extra.
+    let mut plan = planned(&s, Some(500), machine(16 * GIB, 2 << 20, 32 << 20, 1));
+    plan.apply_probe(&probe(&plan, 1000.0));
+    let e = plan.estimates.clone().expect("estimates");
+    assert_eq!(plan.mode, Mode::Classic, "{:?}", plan.decisions);
+    assert!(e.classic_secs <= e.sqrt_secs && e.classic_peak_bytes < GIB);
+
+    // 50 M windows: classic needs about 18 GiB (the input and the FFT whole), which
+    // fits in 30 GiB but not comfortably, and does not fit in 8.
+    let long = 50_000_000;
+    for (available, why) in [(30 * GIB, "barely fits"), (8 * GIB, "spills")] {
+        let mut plan = planned(&s, Some(long), machine(available, 2 << 20, 32 << 20, 1));
+        plan.apply_probe(&probe(&plan, 1000.0));
+        let e = plan.estimates.clone().expect("estimates");
+        assert!(e.classic_peak_bytes > available / 2, "{why}: {e:?}");
+        assert_eq!(plan.mode, Mode::Sqrt, "{why}");
+        let reason = &plan.decisions[0].reason;
+        assert!(reason.contains("more than half of the"), "{why}: {reason}");
+        assert!(e.sqrt_peak_bytes < 64 << 20, "sqrt stays small: {e:?}");
+    }
+
+    // Fits, but sqrt on four cores is predicted faster.
+    let mut plan = planned(&s, Some(100_000), machine(16 * GIB, 2 << 20, 32 << 20, 4));
+    plan.apply_probe(&probe(&plan, 5000.0));
+    assert_eq!(plan.mode, Mode::Sqrt);
+    assert!(
+        plan.decisions[0]
+            .reason
+            .contains("sqrt is predicted faster")
+    );
+}
+
+#[test]
+fn the_pipeline_overrides_the_planner() {
+    let s = spec_with(
+        "mode: Classic, block: 5, max_workers: 3, machine: (cores: 7, l2: \"1 MiB\"),",
+        &format!("{FFT}, {MAG}"),
+    );
+    let mut plan = planned(
+        &s,
+        Some(50_000_000),
+        machine(GIB, 2 << 20, 32 << 20, 2).with(s.machine.as_ref().expect("overrides")),
+    );
+    plan.apply_probe(&probe(&plan, 1000.0));
+    assert_eq!(
+        (plan.mode, plan.block, plan.max_workers),
+        (Mode::Classic, 5, 3)
+    );
+    assert_eq!((plan.machine.cores, plan.machine.l2_bytes), (7, 1 << 20));
+    assert!(
+        plan.estimates.is_some(),
+        "predictions are made all the same"
+    );
+}
+
+#[test]
+fn a_window_larger_than_memory_is_reported_not_attempted() {
+    let s = spec(&format!("{FFT}, {MAG}"));
+    let err = match Plan::for_machine(&s, Some(10), machine(200, 2 << 20, 32 << 20, 1)) {
+        Ok(_) => panic!("planned"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(
+        err,
+        "cannot plan within memory: one window needs 460 B across the stages, more than the \
+         200 B of memory available; shorten the window, drop stages or give the run more memory"
+    );
 }
