@@ -429,3 +429,37 @@ fn npy_on_stdout_is_refused_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(".npy needs a file"), "{err}");
 }
+
+#[test]
+fn an_hour_on_two_workers_stays_within_the_predicted_peak() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = dir.path().join("hour.wav");
+    ok(&["gen", "audio", "--seconds", "3600", "--out", s(&wav)]);
+    let metrics = dir.path().join("m.json");
+    let native = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/audio-native.ron");
+    ok(&[
+        "run",
+        s(&native),
+        "--input",
+        s(&wav),
+        "--workers",
+        "2",
+        "--mode",
+        "sqrt",
+        "--metrics-json",
+        s(&metrics),
+    ]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&metrics).expect("metrics")).expect("json");
+    let predicted = json["predicted"][0].as_u64().expect("a predicted peak");
+    let measured = json["usage"]["max_rss_bytes"]
+        .as_u64()
+        .expect("a measured peak");
+    assert_eq!(json["workers"], 2);
+    assert_eq!(json["run"]["windows_out"], 168_747);
+    assert!(
+        measured <= predicted,
+        "peak RSS {measured} above the plan's prediction {predicted}"
+    );
+    assert!(measured <= 64 << 20, "peak RSS {measured}");
+}

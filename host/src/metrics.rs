@@ -25,6 +25,13 @@ pub struct Usage {
     pub system_secs: f64,
 }
 
+/// Resident memory of this process now (`/proc/self/statm`), when the system says.
+pub fn current_rss() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
 impl Usage {
     /// The usage of this process (all threads) until now.
     pub fn now() -> Usage {

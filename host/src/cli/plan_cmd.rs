@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Serialize;
 use sqrtspace::io::{Framer, InputFormat, open_source};
 use sqrtspace::machine::Machine;
-use sqrtspace::plan::{Decision, Estimates};
+use sqrtspace::plan::{Decision, Estimates, Probe};
 use sqrtspace::spec::ByteSize;
 use sqrtspace::stage::Port;
 use sqrtspace::{Plan, Spec};
@@ -47,6 +47,7 @@ struct PlanJson<'a> {
     decisions: &'a [Decision],
     machine: &'a Machine,
     estimates: Option<&'a Estimates>,
+    probe: Option<&'a Probe>,
 }
 
 impl PlanCommand {
@@ -62,9 +63,11 @@ impl PlanCommand {
         };
         let windows = framer.as_ref().and_then(Framer::total_windows);
         let mut plan = Plan::new(&spec, windows)?;
+        let mut probed = None;
         if let (Some(framer), Some(_)) = (framer.as_mut(), windows) {
             let probe = sqrtspace::plan::probe(&plan, framer)?;
             plan.apply_probe(&probe);
+            probed = Some(probe);
         }
         if self.json {
             let nodes = plan.nodes();
@@ -89,6 +92,7 @@ impl PlanCommand {
                 decisions: &plan.decisions,
                 machine: &plan.machine,
                 estimates: plan.estimates.as_ref(),
+                probe: probed.as_ref(),
             };
             println!("{}", serde_json::to_string_pretty(&json)?);
         } else {

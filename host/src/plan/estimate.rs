@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Decision, Plan, hot_row_bytes};
 use crate::exec::ExecError;
 use crate::io::Framer;
-use crate::metrics::Usage;
+use crate::metrics::{Usage, current_rss};
 use crate::spec::{ByteSize, Mode};
 
 /// Windows a probe runs through each stage, at most.
@@ -101,7 +101,8 @@ pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
     Ok(Probe {
         windows,
         ns_per_window,
-        baseline_rss: Usage::now().max_rss_bytes,
+        // What the process holds now (the peak may include a freed planning buffer).
+        baseline_rss: current_rss().unwrap_or_else(|| Usage::now().max_rss_bytes),
     })
 }
 
