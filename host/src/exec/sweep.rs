@@ -21,7 +21,10 @@ pub(crate) struct Sweep<'p> {
     plan: &'p Plan,
     /// One per worker; kernels live on the first only.
     runners: Vec<Runner<'p>>,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    /// Stages each worker takes its part through in one go (pure, no context, fed only by the
+    /// input or each other), in dependency order.
+    chain: Vec<usize>,
     /// The last rows of each node that some reader needs as context, before window `done`.
     history: Vec<Option<Tensor>>,
     /// Most context rows any reader needs from each node.
@@ -61,13 +64,13 @@ impl<'p> Sweep<'p> {
             }
         }
         let pool = if workers > 1 {
-            Some(
+            Some(std::sync::Arc::new(
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(workers)
                     .thread_name(|i| format!("sqrtspace-worker-{i}"))
                     .build()
                     .map_err(|e| ExecError::Internal(format!("cannot start workers: {e}")))?,
-            )
+            ))
         } else {
             None
         };
@@ -77,10 +80,26 @@ impl<'p> Sweep<'p> {
                 keep_rows[input] = keep_rows[input].max(node.context);
             }
         }
+        // Pure stages without context whose inputs are the input or such stages: a worker can
+        // take its part through all of them at once.
+        let mut chain: Vec<usize> = Vec::new();
+        for (id, node) in nodes.iter().enumerate().skip(1) {
+            if node.needed
+                && !node.kernel
+                && node.context == 0
+                && node
+                    .inputs
+                    .iter()
+                    .all(|&i| i == INPUT_NODE || chain.contains(&i))
+            {
+                chain.push(id);
+            }
+        }
         Ok(Sweep {
             plan,
             runners,
             pool,
+            chain,
             history: vec![None; nodes.len()],
             keep_rows,
             done: 0,
@@ -111,6 +130,22 @@ impl<'p> Sweep<'p> {
         total
     }
 
+    /// [`Sweep::step`], with `side` (framing the next batch) running on the workers at the
+    /// same time.
+    pub(crate) fn step_alongside<R: Send>(
+        &mut self,
+        parts: Vec<Tensor>,
+        side: impl FnOnce() -> R + Send,
+    ) -> (Result<Vec<Tensor>, ExecError>, R) {
+        match self.pool.clone() {
+            Some(pool) => pool.install(|| rayon::join(|| self.step(parts), side)),
+            None => {
+                let stepped = self.step(parts);
+                (stepped, side())
+            }
+        }
+    }
+
     /// Computes every needed stage over the windows the input `parts` hold (consecutive,
     /// from window `done`) and returns the target's parts, in order.
     pub(crate) fn step(&mut self, parts: Vec<Tensor>) -> Result<Vec<Tensor>, ExecError> {
@@ -124,9 +159,41 @@ impl<'p> Sweep<'p> {
         }
         let end = t;
         let mut outputs: Vec<Option<Vec<Tensor>>> = vec![None; nodes.len()];
+        if let Some(pool) = self.pool.as_ref().filter(|_| !self.chain.is_empty()) {
+            // Each part through the whole chain of pure, context-free stages on one worker,
+            // while its rows are hot in that core's cache.
+            let chain = &self.chain;
+            let runners = &mut self.runners;
+            let mut per_part: Vec<Vec<Tensor>> = Vec::with_capacity(parts.len());
+            for (round, round_starts) in parts
+                .chunks(runners.len())
+                .zip(starts.chunks(runners.len()))
+            {
+                let results: Vec<Result<Vec<Tensor>, ExecError>> = pool.install(|| {
+                    runners
+                        .par_iter_mut()
+                        .zip(round.par_iter().zip(round_starts.par_iter()))
+                        .map(|(runner, (input, &t0))| run_chain(plan, runner, chain, input, t0))
+                        .collect()
+                });
+                for result in results {
+                    per_part.push(result?);
+                }
+            }
+            for (k, &id) in chain.iter().enumerate() {
+                outputs[id] = Some(
+                    per_part
+                        .iter_mut()
+                        .map(|outs| {
+                            std::mem::replace(&mut outs[k], Tensor::empty(&nodes[id].port.layout))
+                        })
+                        .collect(),
+                );
+            }
+        }
         outputs[INPUT_NODE] = Some(parts);
         for (id, node) in nodes.iter().enumerate().skip(1) {
-            if !node.needed {
+            if !node.needed || outputs[id].is_some() {
                 continue;
             }
             // Each part's inputs, with the context rows before it joined on where declared.
@@ -272,6 +339,42 @@ impl<'p> Sweep<'p> {
     }
 }
 
+/// One input part through the chain of pure stages without context, in order; their outputs
+/// in chain order.
+fn run_chain(
+    plan: &Plan,
+    runner: &mut Runner<'_>,
+    chain: &[usize],
+    input: &Tensor,
+    t0: u64,
+) -> Result<Vec<Tensor>, ExecError> {
+    let nodes = plan.nodes();
+    let mut outs: Vec<Tensor> = Vec::with_capacity(chain.len());
+    for &id in chain {
+        let views: Vec<TensorView<'_>> = nodes[id]
+            .inputs
+            .iter()
+            .map(|&i| {
+                if i == INPUT_NODE {
+                    Ok(input.view())
+                } else {
+                    chain
+                        .iter()
+                        .position(|&c| c == i)
+                        .map(|k| outs[k].view())
+                        .ok_or_else(|| {
+                            ExecError::Internal(format!("`{}` outside the chain", nodes[i].name))
+                        })
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let out = runner.call(id, t0, input.rows(), 0, &views)?;
+        drop(views);
+        outs.push(out);
+    }
+    Ok(outs)
+}
+
 /// Writes the target's rows in `range` (which starts at window 0) to `sink`, sweeping the
 /// input a batch of `workers` blocks at a time; returns the rows written and the stage
 /// counters.
@@ -284,27 +387,22 @@ pub(crate) fn run(
     let mut sweep = Sweep::new(plan, plan.max_workers)?;
     let end = range.end.unwrap_or(u64::MAX);
     let block = plan.block.max(1);
+    let workers = sweep.workers();
     let mut written = 0;
-    let mut finished = false;
-    while !finished && sweep.done() < end {
-        let mut parts = Vec::with_capacity(sweep.workers());
-        let mut t = sweep.done();
-        while parts.len() < sweep.workers() && t < end {
-            let part = framer.frame(t, block)?;
-            finished = part.rows() < block;
-            t += part.rows() as u64;
-            if part.rows() > 0 {
-                parts.push(part);
-            }
-            if finished {
-                break;
-            }
-        }
-        if parts.is_empty() {
-            break;
-        }
+    let (mut parts, mut finished) = frame_batch(framer, 0, end, block, workers)?;
+    while !parts.is_empty() {
         let first = sweep.done();
-        let outputs = sweep.step(parts)?;
+        let next_t = first + parts.iter().map(|p| p.rows() as u64).sum::<u64>();
+        let stop = finished;
+        let (outputs, next) = sweep.step_alongside(parts, || {
+            if stop {
+                Ok((Vec::new(), true))
+            } else {
+                frame_batch(framer, next_t, end, block, workers)
+            }
+        });
+        let outputs = outputs?;
+        (parts, finished) = next?;
         let mut t0 = first;
         for out in &outputs {
             let t1 = t0 + out.rows() as u64;
@@ -317,4 +415,28 @@ pub(crate) fn run(
         }
     }
     Ok((written, sweep.stats()))
+}
+
+/// Up to `workers` blocks of windows from `t`, stopping at `end`; whether the input ended.
+fn frame_batch(
+    framer: &mut Framer,
+    mut t: u64,
+    end: u64,
+    block: usize,
+    workers: usize,
+) -> Result<(Vec<Tensor>, bool), crate::io::InputError> {
+    let mut parts = Vec::with_capacity(workers);
+    while parts.len() < workers && t < end {
+        let rows = usize::try_from(end - t).unwrap_or(usize::MAX).min(block);
+        let part = framer.frame(t, rows)?;
+        let short = part.rows() < rows;
+        t += part.rows() as u64;
+        if part.rows() > 0 {
+            parts.push(part);
+        }
+        if short {
+            return Ok((parts, true));
+        }
+    }
+    Ok((parts, t >= end))
 }
