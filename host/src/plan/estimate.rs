@@ -62,10 +62,12 @@ impl Estimates {
 /// Runs the first windows of `framer` (at most [`PROBE_WINDOWS`]) through every needed stage
 /// twice, on one worker, and times the second pass; then moves the framer back to the start.
 pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
-    let part = 16usize.min(plan.block.max(1));
+    let part = PROBE_WINDOWS.min(plan.block.max(1));
+    // One set of instances for both passes, so the second sees them warm (a Wasm instance's
+    // first calls grow its memory and fault in its pages).
+    let mut sweep = crate::exec::sweep::Sweep::for_probe(plan)?;
     let mut measured = None;
     for _ in 0..2 {
-        let mut sweep = crate::exec::sweep::Sweep::for_probe(plan)?;
         let mut parts = Vec::new();
         let mut t = 0u64;
         let started = Instant::now();
@@ -79,14 +81,20 @@ pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
         }
         let framing = started.elapsed();
         let windows = t;
+        let before = sweep.stats();
         for p in parts {
             sweep.step(vec![p])?;
         }
-        measured = Some((windows, framing, sweep.stats()));
+        measured = Some((windows, framing, before, sweep.stats()));
     }
-    let Some((windows, framing, stats)) = measured else {
+    let Some((windows, framing, before, after)) = measured else {
         return Err(ExecError::Internal("the probe did not run".into()));
     };
+    let stats: Vec<_> = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a.nanos.saturating_sub(b.nanos))
+        .collect();
     let per = |nanos: f64| {
         if windows == 0 {
             0.0
@@ -94,7 +102,7 @@ pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
             nanos / windows as f64
         }
     };
-    let mut ns_per_window: Vec<f64> = stats.iter().map(|s| per(s.nanos as f64)).collect();
+    let mut ns_per_window: Vec<f64> = stats.iter().map(|&n| per(n as f64)).collect();
     if let Some(input) = ns_per_window.first_mut() {
         *input = per(framing.as_nanos() as f64);
     }
