@@ -298,10 +298,7 @@ impl RunStats {
         let mut out = self.clone();
         out.samples_read -= earlier.samples_read;
         for (now, then) in out.stages.iter_mut().zip(&earlier.stages) {
-            now.calls -= then.calls;
-            now.windows -= then.windows;
-            now.nanos -= then.nanos;
-            now.bytes_out -= then.bytes_out;
+            *now = now.since(then);
         }
         let (k, k0) = (&mut out.checkpoints, &earlier.checkpoints);
         k.states_saved -= k0.states_saved;

@@ -27,6 +27,27 @@ pub struct StageStats {
     pub bytes_out: u64,
 }
 
+impl StageStats {
+    /// Adds `other`'s counts (the same stage on another worker).
+    pub(crate) fn add(&mut self, other: &StageStats) {
+        self.calls += other.calls;
+        self.windows += other.windows;
+        self.nanos += other.nanos;
+        self.bytes_out += other.bytes_out;
+    }
+
+    /// The counts since `earlier` (the same stage, counted before).
+    pub(crate) fn since(&self, earlier: &StageStats) -> StageStats {
+        StageStats {
+            calls: self.calls.saturating_sub(earlier.calls),
+            windows: self.windows.saturating_sub(earlier.windows),
+            nanos: self.nanos.saturating_sub(earlier.nanos),
+            bytes_out: self.bytes_out.saturating_sub(earlier.bytes_out),
+            ..self.clone()
+        }
+    }
+}
+
 /// Instances of every needed stage, their counters, and output buffers to reuse.
 pub(crate) struct Runner<'p> {
     plan: &'p Plan,

@@ -121,10 +121,7 @@ impl<'p> Sweep<'p> {
         let mut total = self.runners[0].stats.clone();
         for runner in &self.runners[1..] {
             for (sum, part) in total.iter_mut().zip(&runner.stats) {
-                sum.calls += part.calls;
-                sum.windows += part.windows;
-                sum.nanos += part.nanos;
-                sum.bytes_out += part.bytes_out;
+                sum.add(part);
             }
         }
         total

@@ -93,7 +93,7 @@ pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
     let stats: Vec<_> = after
         .iter()
         .zip(&before)
-        .map(|(a, b)| a.nanos.saturating_sub(b.nanos))
+        .map(|(a, b)| a.since(b).nanos)
         .collect();
     let per = |nanos: f64| {
         if windows == 0 {
