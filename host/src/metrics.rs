@@ -32,6 +32,43 @@ pub fn current_rss() -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// Resident memory of this process now, split by what backs it (`/proc/self/status`).
+///
+/// The plan controls the anonymous part; the file-backed part is mostly the executable's
+/// own pages, which a kernel may map in large folios (2 MiB at a time), so the same run can
+/// show a different whole-process peak on another machine without holding more data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resident {
+    /// Anonymous memory (heap, stacks): `RssAnon`.
+    pub anon_bytes: u64,
+    /// File-backed pages (the executable, shared libraries, mapped files): `RssFile`.
+    pub file_bytes: u64,
+    /// Shared memory: `RssShmem`.
+    pub shmem_bytes: u64,
+}
+
+impl Resident {
+    /// The split now, where the kernel reports it.
+    pub fn now() -> Option<Resident> {
+        Resident::parse(&std::fs::read_to_string("/proc/self/status").ok()?)
+    }
+
+    fn parse(status: &str) -> Option<Resident> {
+        let field = |name: &str| {
+            status.lines().find_map(|line| {
+                let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+                let kb: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
+                Some(kb * 1024)
+            })
+        };
+        Some(Resident {
+            anon_bytes: field("RssAnon")?,
+            file_bytes: field("RssFile")?,
+            shmem_bytes: field("RssShmem").unwrap_or(0),
+        })
+    }
+}
+
 impl Usage {
     /// The usage of this process (all threads) until now.
     pub fn now() -> Usage {
@@ -132,6 +169,12 @@ pub struct Report {
     /// What the planner predicted for this run's mode, if it probed: (peak bytes, seconds).
     #[serde(default)]
     pub predicted: Option<(u64, f64)>,
+    /// File-backed bytes inside the predicted peak (mapped when the probe had run).
+    #[serde(default)]
+    pub predicted_file_bytes: Option<u64>,
+    /// Resident memory at the end of the run, by what backs it.
+    #[serde(default)]
+    pub resident_at_end: Option<Resident>,
 }
 
 /// Seconds, with a unit that keeps three significant digits.
@@ -192,6 +235,14 @@ impl fmt::Display for Report {
                 ByteSize(io.wchar)
             )?,
             None => writeln!(f, "   I/O: n/a (no /proc/self/io)")?,
+        }
+        if let Some(r) = self.resident_at_end {
+            writeln!(
+                f,
+                "Resident at end: {} anonymous, {} file-backed (executable and libraries)",
+                ByteSize(r.anon_bytes),
+                ByteSize(r.file_bytes)
+            )?;
         }
         if self.mode == Mode::Sqrt {
             let c = &run.cache;
@@ -268,6 +319,22 @@ mod tests {
                 write_bytes: 0
             }
         );
+    }
+
+    #[test]
+    fn parses_proc_status() {
+        let status = "Name:\tx\nVmRSS:\t   16216 kB\nRssAnon:\t    5776 kB\nRssFile:\t   10440 kB\nRssShmem:\t       0 kB\n";
+        assert_eq!(
+            Resident::parse(status),
+            Some(Resident {
+                anon_bytes: 5776 * 1024,
+                file_bytes: 10440 * 1024,
+                shmem_bytes: 0
+            })
+        );
+        assert_eq!(Resident::parse("VmRSS:\t1 kB\n"), None);
+        let now = Resident::now().expect("Linux reports RssAnon");
+        assert!(now.anon_bytes > 0 && now.file_bytes > 0, "{now:?}");
     }
 
     #[test]

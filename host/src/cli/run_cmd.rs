@@ -10,7 +10,7 @@ use sqrtspace::io::{
     FileSink, Framer, InputFormat, OutputFormat, RawF32Source, SampleSource, Sink, StreamSink,
     WavSource, open_source,
 };
-use sqrtspace::metrics::{IoCounters, Report, Usage};
+use sqrtspace::metrics::{IoCounters, Report, Resident, Usage};
 use sqrtspace::spec::ByteSize;
 use sqrtspace::{ExecError, Mode, Plan, Session, Spec, run};
 
@@ -290,6 +290,8 @@ impl RunCommand {
             io: IoCounters::now(),
             plugins: plan.plugins.clone(),
             predicted: plan.estimates.as_ref().map(|e| e.for_mode(plan.mode)),
+            predicted_file_bytes: plan.estimates.as_ref().map(|e| e.file_bytes),
+            resident_at_end: Resident::now(),
             run: stats,
         };
         if self.report {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Decision, Plan, hot_row_bytes};
 use crate::exec::ExecError;
 use crate::io::Framer;
-use crate::metrics::{Usage, current_rss};
+use crate::metrics::{Resident, Usage, current_rss};
 use crate::spec::{ByteSize, Mode};
 
 /// Windows a probe runs through each stage, at most.
@@ -32,6 +32,9 @@ pub struct Probe {
     /// Peak RSS of the process when the probe had run (binary, engine, plugins, buffers):
     /// what any run starts from.
     pub baseline_rss: u64,
+    /// The file-backed part of `baseline_rss` (mostly the executable's pages).
+    #[serde(default)]
+    pub baseline_file_rss: u64,
 }
 
 /// Predicted peak RSS and wall time of a whole run in each mode.
@@ -47,6 +50,9 @@ pub struct Estimates {
     pub sqrt_peak_bytes: u64,
     /// Sqrt mode: wall time, seconds.
     pub sqrt_secs: f64,
+    /// File-backed bytes included in both peaks (the probe's baseline).
+    #[serde(default)]
+    pub file_bytes: u64,
 }
 
 impl Estimates {
@@ -111,6 +117,7 @@ pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
         ns_per_window,
         // What the process holds now (the peak may include a freed planning buffer).
         baseline_rss: current_rss().unwrap_or_else(|| Usage::now().max_rss_bytes),
+        baseline_file_rss: Resident::now().map_or(0, |r| r.file_bytes),
     })
 }
 
@@ -210,6 +217,7 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
         classic_secs,
         sqrt_peak_bytes,
         sqrt_secs,
+        file_bytes: probe.baseline_file_rss,
     }
 }
 

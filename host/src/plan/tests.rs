@@ -244,6 +244,7 @@ fn probe(plan: &Plan, ns: f64) -> Probe {
         windows: 64,
         ns_per_window: vec![ns; plan.nodes().len()],
         baseline_rss: 8 << 20,
+        baseline_file_rss: 4 << 20,
     }
 }
 
