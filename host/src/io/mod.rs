@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub use framer::Framer;
 pub use npy::NpySource;
 pub use raw::RawF32Source;
-pub use sink::{FileSink, MemorySink, OutputError, OutputFormat, Sink, StreamSink};
+pub use sink::{Committed, FileSink, MemorySink, OutputError, OutputFormat, Sink, StreamSink};
 pub use wav::WavSource;
 
 /// Samples read per call when filling a block; big enough to amortize calls, small enough to

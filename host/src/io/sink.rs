@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use npyz::{NpyWriter, WriterBuilder};
@@ -17,6 +17,22 @@ use crate::tensor::{Complex32, DType, Element, Layout, Tensor, TensorView};
 pub trait Sink {
     /// Appends rows; `t0` is the window index of the first.
     fn write(&mut self, t0: u64, rows: &TensorView<'_>) -> Result<(), OutputError>;
+
+    /// Makes what was written so far durable and says how much that is, for sinks a run can
+    /// be resumed into ([`FileSink::resumable`]); `None` from the others.
+    fn commit(&mut self) -> Result<Option<Committed>, OutputError> {
+        Ok(None)
+    }
+}
+
+/// How much of a resumable output is on disk for good: a resumed run cuts the file back to
+/// `bytes` and goes on from row `rows`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Committed {
+    /// Rows written.
+    pub rows: u64,
+    /// Length of the file holding them.
+    pub bytes: u64,
 }
 
 /// The output could not be written.
@@ -97,14 +113,43 @@ enum NpyAny {
 }
 
 enum Writer {
+    /// `.npy` of a length found out while writing: the header is patched at the end.
     Npy(NpyAny),
-    Text { out: BufWriter<File>, csv: bool },
+    /// `.npy` of a length known up front: the header is final from the start and rows are
+    /// appended as bytes, so the file can be cut back to a committed length and continued.
+    NpyFixed {
+        out: BufWriter<File>,
+        rows: u64,
+    },
+    Text {
+        out: BufWriter<File>,
+        csv: bool,
+    },
 }
 
-/// An output file, committed by [`FileSink::finish`] and deleted if dropped before that.
+/// Where the rows go until the output is complete.
+enum Partial {
+    /// A temporary file with a random name, deleted if the sink is dropped.
+    Temp(TempPath),
+    /// A file with a fixed name ([`FileSink::partial_path`]) that outlives the process, so
+    /// that `--resume` can continue it.
+    Kept(PathBuf),
+}
+
+impl Partial {
+    fn path(&self) -> &Path {
+        match self {
+            Partial::Temp(temp) => temp,
+            Partial::Kept(path) => path,
+        }
+    }
+}
+
+/// An output file, committed by [`FileSink::finish`]. A plain sink's temporary file is
+/// deleted if it is dropped before that; a resumable one's stays for the next run.
 pub struct FileSink {
     path: PathBuf,
-    temp: TempPath,
+    partial: Partial,
     writer: Writer,
     rows: u64,
 }
@@ -143,32 +188,16 @@ impl FileSink {
             path: name.clone(),
             source,
         };
-        let dir = parent_dir(path);
         let temp = tempfile::Builder::new()
-            .prefix(&format!(
-                ".{}.",
-                path.file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("output")
-            ))
+            .prefix(&format!(".{}.", file_name(path)))
             .suffix(".partial")
-            .tempfile_in(&dir)
+            .tempfile_in(parent_dir(path))
             .map_err(create_error)?;
         let (file, temp) = temp.into_parts();
         let out = BufWriter::with_capacity(1 << 16, file);
         let writer = match format {
             OutputFormat::Npy => {
-                if layout.row_shape.len() > 1 {
-                    return Err(OutputError::Unsupported {
-                        path: name,
-                        message: format!(
-                            "rows of shape {:?}: .npy output holds 1-D rows",
-                            layout.row_shape
-                        ),
-                    });
-                }
-                let rank1 = layout.row_shape.is_empty();
-                let len = layout.row_len();
+                let (rank1, len) = npy_rows(path, layout)?;
                 let npy = match layout.dtype {
                     DType::F32 => begin(out, len, rank1).map(NpyAny::F32),
                     DType::F64 => begin(out, len, rank1).map(NpyAny::F64),
@@ -188,9 +217,102 @@ impl FileSink {
         };
         Ok(FileSink {
             path: path.to_path_buf(),
-            temp,
+            partial: Partial::Temp(temp),
             writer,
             rows: 0,
+        })
+    }
+
+    /// The fixed name beside `path` that a resumable output is written under until it is
+    /// complete.
+    pub fn partial_path(path: &Path) -> PathBuf {
+        parent_dir(path).join(format!(".{}.sqrtspace-partial", file_name(path)))
+    }
+
+    /// A sink whose file survives the process ([`FileSink::partial_path`]) and can be cut
+    /// back to what [`Sink::commit`] made durable and continued: from the start when `from`
+    /// is `None`, or from `from`. A `.npy` needs its row count (`rows`) up front, since its
+    /// header cannot be patched after a resume.
+    pub fn resumable(
+        path: &Path,
+        format: OutputFormat,
+        layout: &Layout,
+        rows: Option<u64>,
+        from: Option<Committed>,
+    ) -> Result<FileSink, OutputError> {
+        let name = path.display().to_string();
+        let partial = FileSink::partial_path(path);
+        let create_error = |source| OutputError::Create {
+            path: name.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(from.is_none())
+            .truncate(from.is_none())
+            .open(&partial)
+            .map_err(|e| {
+                create_error(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", partial.display()),
+                ))
+            })?;
+        if let Some(from) = from {
+            let len = file.metadata().map_err(create_error)?.len();
+            if len < from.bytes {
+                return Err(OutputError::Unsupported {
+                    path: name,
+                    message: format!(
+                        "the output in progress ({}) holds {len} bytes, fewer than the {} \
+                         its checkpoint committed",
+                        partial.display(),
+                        from.bytes
+                    ),
+                });
+            }
+            file.set_len(from.bytes).map_err(create_error)?;
+            file.seek(SeekFrom::End(0)).map_err(create_error)?;
+        }
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        let fresh = from.is_none();
+        let writer = match format {
+            OutputFormat::Npy => {
+                let (rank1, len) = npy_rows(path, layout)?;
+                let Some(total) = rows else {
+                    return Err(OutputError::Unsupported {
+                        path: name,
+                        message: "a resumable .npy needs an input of known length".into(),
+                    });
+                };
+                if fresh {
+                    let shape = if rank1 {
+                        vec![total]
+                    } else {
+                        vec![total, len as u64]
+                    };
+                    npyz::WriteOptions::new_header_only()
+                        .dtype(npy_dtype(layout.dtype))
+                        .shape(&shape)
+                        .writer(&mut out)
+                        .write_header_only()
+                        .map_err(create_error)?;
+                }
+                Writer::NpyFixed { out, rows: total }
+            }
+            OutputFormat::Csv => {
+                if fresh {
+                    write_csv_header(&mut out, layout).map_err(create_error)?;
+                }
+                Writer::Text { out, csv: true }
+            }
+            OutputFormat::Jsonl => Writer::Text { out, csv: false },
+        };
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            partial: Partial::Kept(partial),
+            writer,
+            rows: from.map_or(0, |c| c.rows),
         })
     }
 
@@ -217,17 +339,67 @@ impl FileSink {
                     NpyAny::U8(w) => w.finish(),
                 };
                 result.map_err(write_error)?;
-                File::open(&self.temp).map_err(write_error)?
+                File::open(self.partial.path()).map_err(write_error)?
+            }
+            Writer::NpyFixed { out, rows } => {
+                if rows != self.rows {
+                    return Err(write_error(std::io::Error::other(format!(
+                        "{} rows written where the header promises {rows} (the input ended \
+                         early?)",
+                        self.rows
+                    ))));
+                }
+                out.into_inner().map_err(|e| write_error(e.into_error()))?
             }
             Writer::Text { out, .. } => {
                 out.into_inner().map_err(|e| write_error(e.into_error()))?
             }
         };
         file.sync_all().map_err(write_error)?;
-        self.temp
-            .persist(&self.path)
-            .map_err(|e| write_error(e.error))?;
+        match self.partial {
+            Partial::Temp(temp) => temp.persist(&self.path).map_err(|e| write_error(e.error))?,
+            Partial::Kept(partial) => {
+                std::fs::rename(&partial, &self.path).map_err(write_error)?;
+                sync_dir(&parent_dir(&self.path)).map_err(write_error)?;
+            }
+        }
         Ok(self.rows)
+    }
+}
+
+/// Makes a rename or a new file in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("output")
+}
+
+/// Whether `.npy` rows of `layout` are scalars, and their length; `.npy` output holds 1-D rows.
+fn npy_rows(path: &Path, layout: &Layout) -> Result<(bool, usize), OutputError> {
+    if layout.row_shape.len() > 1 {
+        return Err(OutputError::Unsupported {
+            path: path.display().to_string(),
+            message: format!(
+                "rows of shape {:?}: .npy output holds 1-D rows",
+                layout.row_shape
+            ),
+        });
+    }
+    Ok((layout.row_shape.is_empty(), layout.row_len()))
+}
+
+fn npy_dtype(dtype: DType) -> npyz::DType {
+    use npyz::AutoSerialize;
+    match dtype {
+        DType::F32 => f32::default_dtype(),
+        DType::F64 => f64::default_dtype(),
+        DType::C32 => Complex32::default_dtype(),
+        DType::I32 => i32::default_dtype(),
+        DType::U8 => u8::default_dtype(),
     }
 }
 
@@ -356,6 +528,7 @@ impl Sink for FileSink {
             Writer::Npy(NpyAny::C32(w)) => push_npy(w, view),
             Writer::Npy(NpyAny::I32(w)) => push_npy(w, view),
             Writer::Npy(NpyAny::U8(w)) => push_npy(w, view),
+            Writer::NpyFixed { out, .. } => out.write_all(&view.to_le_bytes()),
             Writer::Text { out, csv } => write_text_any(out, *csv, t0, view),
         };
         result.map_err(|source| OutputError::Write {
@@ -364,6 +537,27 @@ impl Sink for FileSink {
         })?;
         self.rows += view.rows() as u64;
         Ok(())
+    }
+
+    fn commit(&mut self) -> Result<Option<Committed>, OutputError> {
+        let out = match &mut self.writer {
+            Writer::NpyFixed { out, .. } | Writer::Text { out, .. } => out,
+            // Its header is patched at the end: nothing to resume into.
+            Writer::Npy(_) => return Ok(None),
+        };
+        let result = out.flush().and_then(|()| {
+            let file = out.get_mut();
+            file.sync_data()?;
+            file.stream_position()
+        });
+        let bytes = result.map_err(|source| OutputError::Write {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        Ok(Some(Committed {
+            rows: self.rows,
+            bytes,
+        }))
     }
 }
 
@@ -517,6 +711,144 @@ mod tests {
         assert_eq!(values[5], Complex32::new(1.0, 2.0));
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
         assert_eq!(leftovers.len(), 1, "temporary file renamed, not copied");
+    }
+
+    /// Rows of every dtype, with values that differ from row to row.
+    fn sample(dtype: DType, rows: usize, width: usize) -> Tensor {
+        let n = rows * width;
+        let row_shape = if width == 1 { vec![] } else { vec![width] };
+        let made = match dtype {
+            DType::F32 => Tensor::new(
+                rows,
+                row_shape,
+                (0..n).map(|i| i as f32 * 0.5 - 3.0).collect(),
+            ),
+            DType::F64 => Tensor::new(rows, row_shape, (0..n).map(|i| i as f64 / 7.0).collect()),
+            DType::C32 => Tensor::new(
+                rows,
+                row_shape,
+                (0..n)
+                    .map(|i| Complex32::new(i as f32, -(i as f32) / 3.0))
+                    .collect(),
+            ),
+            DType::I32 => Tensor::new(rows, row_shape, (0..n).map(|i| i as i32 - 40).collect()),
+            DType::U8 => Tensor::new(
+                rows,
+                row_shape,
+                (0..n).map(|i| (i * 37 % 256) as u8).collect(),
+            ),
+        };
+        made.expect("valid")
+    }
+
+    /// Bytes before a version-1 `.npy`'s data.
+    fn header_len(npy: &[u8]) -> usize {
+        10 + usize::from(u16::from_le_bytes([npy[8], npy[9]]))
+    }
+
+    #[test]
+    fn resumed_output_equals_one_written_in_one_go() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (format, ext) in [
+            (OutputFormat::Npy, "npy"),
+            (OutputFormat::Csv, "csv"),
+            (OutputFormat::Jsonl, "jsonl"),
+        ] {
+            for dtype in [DType::F32, DType::F64, DType::C32, DType::I32, DType::U8] {
+                for width in [1, 3] {
+                    let rows = sample(dtype, 10, width);
+                    let layout = rows.layout();
+                    let plain = dir.path().join(format!("plain-{dtype:?}-{width}.{ext}"));
+                    let mut sink = FileSink::create(&plain, format, &layout).expect("creates");
+                    sink.write(0, &rows.view()).expect("writes");
+                    sink.finish().expect("commits");
+
+                    // Four rows committed, three more written, then the process "dies".
+                    let resumed = dir.path().join(format!("resumed-{dtype:?}-{width}.{ext}"));
+                    let open =
+                        |from| FileSink::resumable(&resumed, format, &layout, Some(10), from);
+                    let mut sink = open(None).expect("creates");
+                    sink.write(0, &rows.slice_rows(0..4)).expect("writes");
+                    let committed = sink.commit().expect("commits").expect("resumable");
+                    assert_eq!(committed.rows, 4);
+                    sink.write(4, &rows.slice_rows(4..7)).expect("writes");
+                    sink.commit().expect("commits");
+                    drop(sink);
+                    assert!(
+                        FileSink::partial_path(&resumed).exists(),
+                        "kept for a resume"
+                    );
+                    assert!(!resumed.exists());
+
+                    let mut sink = open(Some(committed)).expect("reopens");
+                    assert_eq!(sink.rows(), 4);
+                    sink.write(4, &rows.slice_rows(4..10)).expect("writes");
+                    assert_eq!(sink.finish().expect("commits"), 10);
+                    let (a, b) = (
+                        std::fs::read(&plain).expect("plain"),
+                        std::fs::read(&resumed).expect("resumed"),
+                    );
+                    if format == OutputFormat::Npy {
+                        // npyz spells a patched shape `(10, 3)` and one written up front
+                        // `(10, 3, )`: the same array, the headers' padding apart.
+                        let (ha, hb) = (header_len(&a), header_len(&b));
+                        assert_eq!(a[ha..], b[hb..], "{dtype:?} data");
+                        let parse =
+                            |bytes: &[u8]| npyz::NpyFile::new(bytes).expect("npy").shape().to_vec();
+                        assert_eq!(parse(&a), parse(&b));
+                    } else {
+                        assert_eq!(a, b, "{format} {dtype:?} x{width}");
+                    }
+                    assert!(!FileSink::partial_path(&resumed).exists());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_resumable_npy_refuses_a_short_run_and_a_missing_partial() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("y.npy");
+        let rows = sample(DType::F32, 3, 2);
+        let gone = Committed {
+            rows: 2,
+            bytes: 200,
+        };
+        let missing = FileSink::resumable(
+            &path,
+            OutputFormat::Npy,
+            &rows.layout(),
+            Some(5),
+            Some(gone),
+        );
+        assert!(
+            matches!(missing, Err(OutputError::Create { .. })),
+            "{missing:?}"
+        );
+        let mut sink = FileSink::resumable(&path, OutputFormat::Npy, &rows.layout(), Some(5), None)
+            .expect("creates");
+        sink.write(0, &rows.view()).expect("writes");
+        let short = sink.finish().expect_err("3 of 5 rows");
+        assert!(
+            short
+                .to_string()
+                .contains("3 rows written where the header promises 5"),
+            "{short}"
+        );
+        assert!(!path.exists());
+        let too_long = FileSink::resumable(
+            &path,
+            OutputFormat::Npy,
+            &rows.layout(),
+            Some(5),
+            Some(gone),
+        );
+        assert!(
+            too_long
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("fewer than the 200")),
+            "{too_long:?}"
+        );
     }
 
     #[test]
