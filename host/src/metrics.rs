@@ -175,6 +175,9 @@ pub struct Report {
     /// Resident memory at the end of the run, by what backs it.
     #[serde(default)]
     pub resident_at_end: Option<Resident>,
+    /// What keeping checkpoints on disk cost, for runs with `--checkpoint-dir`.
+    #[serde(default)]
+    pub persisted: Option<crate::exec::persist::PersistStats>,
 }
 
 /// Seconds, with a unit that keeps three significant digits.
@@ -235,6 +238,17 @@ impl fmt::Display for Report {
                 ByteSize(io.wchar)
             )?,
             None => writeln!(f, "   I/O: n/a (no /proc/self/io)")?,
+        }
+        if let Some(p) = self.persisted {
+            writeln!(
+                f,
+                "Checkpoints on disk: {} written ({} each), {} syncing and writing{}",
+                p.saved,
+                ByteSize(p.bytes),
+                format_secs(p.secs),
+                p.resumed_at
+                    .map_or(String::new(), |t| format!("; resumed at window {t}"))
+            )?;
         }
         if let Some(r) = self.resident_at_end {
             writeln!(

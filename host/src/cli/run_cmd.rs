@@ -1,11 +1,13 @@
 //! `sqrtspace run`: a pipeline over an input file, output written block by block.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use sqrtspace::exec::WindowRange;
+use sqrtspace::exec::persist::{self, CheckpointDir, Identity, InputIdentity, PersistStats};
+use sqrtspace::exec::run_persisted;
 use sqrtspace::io::{
     FileSink, Framer, InputFormat, OutputFormat, RawF32Source, SampleSource, Sink, StreamSink,
     WavSource, open_source,
@@ -61,6 +63,19 @@ pub struct RunCommand {
     /// Write the metrics as JSON to this file.
     #[arg(long)]
     metrics_json: Option<PathBuf>,
+    /// Keep a checkpoint in this directory (kernel states, context rows, the output's committed
+    /// length) so that a killed run can be resumed; the output is written to a hidden
+    /// `.NAME.sqrtspace-partial` beside it until the run completes.
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+    /// Go on from the checkpoint in `--checkpoint-dir` (from the start when there is none),
+    /// after checking that the pipeline, plugins, input and options are the same.
+    #[arg(long, requires = "checkpoint_dir")]
+    resume: bool,
+    /// Least seconds between checkpoints on disk (they are taken every k windows, but not
+    /// more often than this).
+    #[arg(long, default_value_t = 1.0, requires = "checkpoint_dir")]
+    checkpoint_secs: f64,
 }
 
 enum Output {
@@ -105,6 +120,11 @@ impl RunCommand {
             spec.max_workers = Some(workers);
         }
         if self.input.as_os_str() == "-" {
+            if self.checkpoint_dir.is_some() {
+                anyhow::bail!(
+                    "--checkpoint-dir needs an input file: a stream on stdin cannot be read again to resume"
+                );
+            }
             return self.stream_stdin(&spec, started);
         }
         let source = open_source(&self.input, self.format, self.channel)?;
@@ -126,6 +146,9 @@ impl RunCommand {
             );
         }
         let layout = plan.target_node().port.layout.clone();
+        if let Some(dir) = &self.checkpoint_dir {
+            return self.run_with_checkpoints(dir, &mut plan, &mut framer, range, &layout, started);
+        }
         let running = || format!("running {}", self.pipeline.display());
         let stats = match self.output_sink(&layout)? {
             Output::File(mut sink) => {
@@ -146,7 +169,110 @@ impl RunCommand {
             .find(|d| d.setting == "mode")
             .map(|d| d.reason.clone())
             .unwrap_or_default();
-        self.finish(&plan, framer.describe(), mode_reason, started, stats)
+        self.finish(&plan, framer.describe(), mode_reason, started, stats, None)
+    }
+
+    /// A run that keeps a checkpoint on disk, going on from one with `--resume`.
+    fn run_with_checkpoints(
+        &self,
+        dir: &Path,
+        plan: &mut Plan,
+        framer: &mut Framer,
+        range: WindowRange,
+        layout: &sqrtspace::tensor::Layout,
+        started: Instant,
+    ) -> anyhow::Result<()> {
+        let path = match &self.output {
+            Some(path) if path.as_os_str() != "-" => path,
+            _ => anyhow::bail!(
+                "--checkpoint-dir needs --output FILE: only a file can be cut back and continued"
+            ),
+        };
+        let format = self.output_format_of(path)?;
+        let mut reason = "checkpoints on disk: the forward sweep of sqrt mode".to_string();
+        if plan.mode == Mode::Classic {
+            if self.mode == Some(Mode::Classic) {
+                anyhow::bail!(
+                    "--checkpoint-dir runs in sqrt mode: classic mode holds whole stages in memory and has no point to resume from"
+                );
+            }
+            reason.push_str(" (the pipeline's classic mode gives the same bits)");
+        }
+        plan.mode = Mode::Sqrt;
+        if !(self.checkpoint_secs >= 0.0 && self.checkpoint_secs.is_finite()) {
+            anyhow::bail!("--checkpoint-secs must be a number of seconds, 0 or more");
+        }
+        let identity = Identity {
+            pipeline: persist::sha256_hex(
+                &std::fs::read(&self.pipeline)
+                    .with_context(|| format!("reading {}", self.pipeline.display()))?,
+            ),
+            plugins: plan
+                .plugins
+                .iter()
+                .map(|p| (p.stage.clone(), p.sha256.clone()))
+                .collect(),
+            input: InputIdentity::of(&self.input)
+                .with_context(|| format!("reading {}", self.input.display()))?,
+            options: format!(
+                "target {}, windows {}..{}, channel {}, input format {:?}, output format {format}",
+                plan.target_node().name,
+                range.start,
+                range.end.map_or("end".into(), |e| e.to_string()),
+                self.channel.unwrap_or(0),
+                self.format,
+            ),
+        };
+        let (mut checkpoints, saved) = CheckpointDir::open(
+            dir,
+            identity,
+            plan.checkpoint_every as u64,
+            Duration::from_secs_f64(self.checkpoint_secs),
+            self.resume,
+        )?;
+        match (&saved, self.resume) {
+            (Some(saved), _) => eprintln!(
+                "resuming at window {} ({} output rows kept)",
+                saved.sweep.done, saved.committed.rows
+            ),
+            (None, true) => eprintln!(
+                "no checkpoint in {}: starting from the beginning",
+                dir.display()
+            ),
+            (None, false) => {}
+        }
+        let rows = framer.total_windows().map(|total| {
+            range
+                .end
+                .unwrap_or(total)
+                .min(total)
+                .saturating_sub(range.start)
+        });
+        let mut sink = FileSink::resumable(
+            path,
+            format,
+            layout,
+            rows,
+            saved.as_ref().map(|s| s.committed),
+        )?;
+        let stats = run_persisted(plan, framer, range, &mut sink, &mut checkpoints, saved.as_ref())
+            .with_context(|| {
+                format!(
+                    "running {} (the rows committed so far are kept in {}: rerun with --resume to go on)",
+                    self.pipeline.display(),
+                    FileSink::partial_path(path).display()
+                )
+            })?;
+        sink.finish()?;
+        let persisted = checkpoints.finish()?;
+        self.finish(
+            plan,
+            framer.describe(),
+            reason,
+            started,
+            stats,
+            Some(persisted),
+        )
     }
 
     /// Refuses an input recorded at another rate than the pipeline's.
@@ -178,14 +304,19 @@ impl RunCommand {
                 "stdout", stdout, format, layout,
             )?));
         }
-        let format = match self.output_format.or_else(|| OutputFormat::from_path(path)) {
-            Some(format) => format,
+        let format = self.output_format_of(path)?;
+        Ok(Output::File(FileSink::create(path, format, layout)?))
+    }
+
+    /// The output format: `--output-format`, or from the file's extension.
+    fn output_format_of(&self, path: &Path) -> anyhow::Result<OutputFormat> {
+        match self.output_format.or_else(|| OutputFormat::from_path(path)) {
+            Some(format) => Ok(format),
             None => anyhow::bail!(
                 "cannot tell the output format from {}; pass --output-format npy, csv or jsonl",
                 path.display()
             ),
-        };
-        Ok(Output::File(FileSink::create(path, format, layout)?))
+        }
     }
 
     /// Runs a stream from stdin through a push/pull session: constant memory whatever its
@@ -262,6 +393,7 @@ impl RunCommand {
             "streaming: stdin is read once, forward, through a push/pull session".into(),
             started,
             stats,
+            None,
         )
     }
 
@@ -272,6 +404,7 @@ impl RunCommand {
         mode_reason: String,
         started: Instant,
         stats: sqrtspace::RunStats,
+        persisted: Option<PersistStats>,
     ) -> anyhow::Result<()> {
         let report = Report {
             pipeline: self.pipeline.display().to_string(),
@@ -292,6 +425,7 @@ impl RunCommand {
             predicted: plan.estimates.as_ref().map(|e| e.for_mode(plan.mode)),
             predicted_file_bytes: plan.estimates.as_ref().map(|e| e.file_bytes),
             resident_at_end: Resident::now(),
+            persisted,
             run: stats,
         };
         if self.report {

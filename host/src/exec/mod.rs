@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod checkpoint;
 mod classic;
+pub mod persist;
 mod runner;
 mod spool;
 mod sqrt;
@@ -19,6 +20,7 @@ pub use cache::CacheStats;
 pub use checkpoint::CheckpointStats;
 pub use runner::StageStats;
 pub use stream::Session;
+pub use sweep::SweepState;
 
 use crate::io::{Framer, InputError, MemorySink, MemorySource, OutputError, Sink};
 use crate::plan::Plan;
@@ -116,6 +118,9 @@ pub enum ExecError {
         /// Why.
         source: std::io::Error,
     },
+    /// A checkpoint on disk could not be used or written.
+    #[error(transparent)]
+    Checkpoint(#[from] persist::PersistError),
     /// The plan asks for something this way of running cannot do.
     #[error("{0}")]
     Unsupported(String),
@@ -198,6 +203,35 @@ pub fn run(
         stages,
         cache,
         checkpoints,
+    })
+}
+
+/// Runs `plan` like [`run`] in sqrt mode's forward sweep, keeping a checkpoint on disk in
+/// `dir` (see [`persist`]), and going on from `saved` (read by [`persist::CheckpointDir::open`]
+/// and matched to this run) when given. `sink` must be one a run can be resumed into
+/// ([`crate::io::FileSink::resumable`]), cut back to `saved`'s committed length.
+pub fn run_persisted(
+    plan: &Plan,
+    framer: &mut Framer,
+    range: WindowRange,
+    sink: &mut dyn Sink,
+    dir: &mut persist::CheckpointDir,
+    saved: Option<&persist::Saved>,
+) -> Result<RunStats, ExecError> {
+    let started = Instant::now();
+    let mut sweep = sweep::Sweep::new(plan, plan.max_workers)?;
+    if let Some(saved) = saved {
+        sweep.restore(&saved.sweep)?;
+    }
+    let windows_out = sweep::run_from(&mut sweep, framer, range, sink, dir)?;
+    Ok(RunStats {
+        mode: Mode::Sqrt,
+        windows_out,
+        samples_read: framer.samples_read(),
+        elapsed: started.elapsed(),
+        stages: sweep.stats(),
+        cache: CacheStats::default(),
+        checkpoints: CheckpointStats::default(),
     })
 }
 

@@ -17,6 +17,32 @@ use crate::io::{Framer, Sink};
 use crate::plan::{INPUT_NODE, Plan};
 use crate::tensor::{Tensor, TensorView};
 
+/// Everything a forward sweep carries from one batch to the next (pure stages carry
+/// nothing): a sweep given it at window `done` goes on exactly as one that ran from the start.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SweepState {
+    /// Windows computed before it.
+    pub done: u64,
+    /// Each kernel's state, by node.
+    pub kernels: Vec<(usize, Vec<u8>)>,
+    /// The context rows kept of each node (little-endian elements), by node.
+    pub history: Vec<(usize, Vec<u8>)>,
+}
+
+/// Told after each batch whose rows are in the sink: the place to save a [`SweepState`].
+pub(crate) trait AfterBatch {
+    fn after_batch(&mut self, sweep: &mut Sweep<'_>, sink: &mut dyn Sink) -> Result<(), ExecError>;
+}
+
+/// Saves nothing.
+pub(crate) struct NoCheckpoints;
+
+impl AfterBatch for NoCheckpoints {
+    fn after_batch(&mut self, _: &mut Sweep<'_>, _: &mut dyn Sink) -> Result<(), ExecError> {
+        Ok(())
+    }
+}
+
 pub(crate) struct Sweep<'p> {
     plan: &'p Plan,
     /// One per worker; kernels live on the first only.
@@ -114,6 +140,62 @@ impl<'p> Sweep<'p> {
     /// Windows computed so far.
     pub(crate) fn done(&self) -> u64 {
         self.done
+    }
+
+    /// What the sweep carries into the next batch.
+    pub(crate) fn state(&mut self) -> Result<SweepState, ExecError> {
+        let mut kernels = Vec::new();
+        for (id, node) in self.plan.nodes().iter().enumerate() {
+            if node.needed && node.kernel {
+                kernels.push((id, self.runners[0].save_state(id)?));
+            }
+        }
+        let history = self
+            .history
+            .iter()
+            .enumerate()
+            .filter_map(|(id, rows)| rows.as_ref().map(|r| (id, r.view().to_le_bytes())))
+            .collect();
+        Ok(SweepState {
+            done: self.done,
+            kernels,
+            history,
+        })
+    }
+
+    /// Continues from `state`, saved by a sweep of the same plan.
+    pub(crate) fn restore(&mut self, state: &SweepState) -> Result<(), ExecError> {
+        let nodes = self.plan.nodes();
+        let node = |id: usize, what: &str| {
+            nodes.get(id).ok_or_else(|| {
+                ExecError::Unsupported(format!(
+                    "the saved state names {what} {id}, which the plan lacks"
+                ))
+            })
+        };
+        for (id, bytes) in &state.kernels {
+            if !node(*id, "kernel")?.kernel {
+                return Err(ExecError::Unsupported(format!(
+                    "the saved state holds kernel state for `{}`, which is not a kernel",
+                    nodes[*id].name
+                )));
+            }
+            self.runners[0].load_state(*id, state.done, bytes)?;
+        }
+        let mut history = vec![None; nodes.len()];
+        for (id, bytes) in &state.history {
+            let layout = &node(*id, "stage")?.port.layout;
+            let rows = Tensor::from_le_bytes(layout, bytes).map_err(|e| {
+                ExecError::Unsupported(format!(
+                    "the saved context rows of `{}` do not fit its rows: {e}",
+                    nodes[*id].name
+                ))
+            })?;
+            history[*id] = Some(rows);
+        }
+        self.history = history;
+        self.done = state.done;
+        Ok(())
     }
 
     /// Per stage counters, summed over the workers.
@@ -372,9 +454,8 @@ fn run_chain(
     Ok(outs)
 }
 
-/// Writes the target's rows in `range` (which starts at window 0) to `sink`, sweeping the
-/// input a batch of `workers` blocks at a time; returns the rows written and the stage
-/// counters.
+/// Writes the target's rows in `range` to `sink`, sweeping the input a batch of `workers`
+/// blocks at a time from window 0; returns the rows written and the stage counters.
 pub(crate) fn run(
     plan: &Plan,
     framer: &mut Framer,
@@ -382,11 +463,24 @@ pub(crate) fn run(
     sink: &mut dyn Sink,
 ) -> Result<(u64, Vec<StageStats>), ExecError> {
     let mut sweep = Sweep::new(plan, plan.max_workers)?;
+    let written = run_from(&mut sweep, framer, range, sink, &mut NoCheckpoints)?;
+    Ok((written, sweep.stats()))
+}
+
+/// Goes on with `sweep` from the window it has reached, writing the target's rows in `range`
+/// to `sink` and telling `after` after every batch; returns the rows written.
+pub(crate) fn run_from(
+    sweep: &mut Sweep<'_>,
+    framer: &mut Framer,
+    range: WindowRange,
+    sink: &mut dyn Sink,
+    after: &mut dyn AfterBatch,
+) -> Result<u64, ExecError> {
     let end = range.end.unwrap_or(u64::MAX);
-    let block = plan.block.max(1);
+    let block = sweep.plan.block.max(1);
     let workers = sweep.workers();
     let mut written = 0;
-    let (mut parts, mut finished) = frame_batch(framer, 0, end, block, workers)?;
+    let (mut parts, mut finished) = frame_batch(framer, sweep.done(), end, block, workers)?;
     while !parts.is_empty() {
         let first = sweep.done();
         let next_t = first + parts.iter().map(|p| p.rows() as u64).sum::<u64>();
@@ -410,8 +504,9 @@ pub(crate) fn run(
             }
             t0 = t1;
         }
+        after.after_batch(sweep, sink)?;
     }
-    Ok((written, sweep.stats()))
+    Ok(written)
 }
 
 /// Up to `workers` blocks of windows from `t`, stopping at `end`; whether the input ended.

@@ -195,6 +195,9 @@ impl SampleSource for MemorySource {
     }
 }
 
+/// Makes a rename or a new file in a directory durable.
+pub(crate) use sink::sync_dir;
+
 /// The directory a file will be created in ("." for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {

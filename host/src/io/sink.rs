@@ -368,7 +368,7 @@ impl FileSink {
 }
 
 /// Makes a rename or a new file in `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
