@@ -3,21 +3,29 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const EXE: &str = env!("CARGO_BIN_EXE_sqrtspace");
+pub(crate) const EXE: &str = env!("CARGO_BIN_EXE_sqrtspace");
 
 /// Runs the CLI with the test build of the plugins and a compile cache of its own.
-fn sqrtspace(args: &[&str]) -> Output {
-    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("tempdir"));
-    Command::new(EXE)
-        .args(args)
-        .env("SQRTSPACE_PLUGIN_PATH", sqrtspace_test_artifacts::DIR)
-        .env("SQRTSPACE_CACHE_DIR", cache.path())
+pub(crate) fn sqrtspace(args: &[&str]) -> Output {
+    command(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {EXE}: {e}"))
 }
 
-fn ok(args: &[&str]) -> Output {
+/// The CLI with `args`, the test build of the plugins and a compile cache of its own, not
+/// started yet.
+pub(crate) fn command(args: &[&str]) -> Command {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("tempdir"));
+    let mut command = Command::new(EXE);
+    command
+        .args(args)
+        .env("SQRTSPACE_PLUGIN_PATH", sqrtspace_test_artifacts::DIR)
+        .env("SQRTSPACE_CACHE_DIR", cache.path());
+    command
+}
+
+pub(crate) fn ok(args: &[&str]) -> Output {
     let out = sqrtspace(args);
     assert!(
         out.status.success(),
@@ -56,7 +64,7 @@ fn audio(dir: &Path) -> PathBuf {
     path
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap_or_default()
 }
 
@@ -263,9 +271,7 @@ fn demo_reports_identical_outputs() {
 
 /// Runs the CLI with `stdin` as its standard input.
 fn with_stdin(args: &[&str], stdin: std::fs::File) -> Output {
-    Command::new(EXE)
-        .args(args)
-        .env("SQRTSPACE_PLUGIN_PATH", sqrtspace_test_artifacts::DIR)
+    command(args)
         .stdin(stdin)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {EXE}: {e}"))
@@ -350,9 +356,7 @@ fn a_reader_that_goes_away_ends_the_stream_quietly() {
         .spawn()
         .expect("gen");
     let gen_out = gen_cmd.stdout.take().expect("stdout");
-    let mut run_cmd = Command::new(EXE)
-        .args(["run", &pipeline(), "--input", "-", "--output", "-"])
-        .env("SQRTSPACE_PLUGIN_PATH", sqrtspace_test_artifacts::DIR)
+    let mut run_cmd = command(&["run", &pipeline(), "--input", "-", "--output", "-"])
         .stdin(gen_out)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -8,5 +8,6 @@ mod oracles;
 mod parallel;
 mod plugins;
 mod random_access;
+mod resume;
 mod reverse;
 mod streaming;

@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 success, 1 a run failed (a stage error), 2 bad command-line usage,
 //! 3 invalid pipeline, 4 unreadable input, 5 output could not be written, 6 a plugin could not
-//! be loaded or failed while running (trap, deadline, memory cap, malformed output).
+//! be loaded or failed while running (trap, deadline, memory cap, malformed output), 7 a
+//! checkpoint on disk could not be used (damaged, of another run, or not asked to resume).
 
 mod demo;
 mod gen_cmd;
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sqrtspace::exec::ExecError;
+use sqrtspace::exec::persist::PersistError;
 use sqrtspace::io::{InputError, OutputError};
 use sqrtspace::plugin::PluginError;
 use sqrtspace::stage::{BuildError, StageError};
@@ -30,7 +32,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a pipeline over an input file.
-    Run(run_cmd::RunCommand),
+    Run(Box<run_cmd::RunCommand>),
     /// Print the plan for a pipeline: stages, layouts and every setting with its reason.
     Plan(plan_cmd::PlanCommand),
     /// Generate deterministic test data.
@@ -44,6 +46,9 @@ enum Command {
 /// Exit status for an error, from the first typed error in its chain.
 fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if cause.is::<PersistError>() {
+            return 7;
+        }
         if cause.is::<PluginError>() {
             return 6;
         }
@@ -67,6 +72,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             return match exec {
                 ExecError::Input(_) => 4,
                 ExecError::Output(_) => 5,
+                ExecError::Checkpoint(_) => 7,
                 ExecError::Stage {
                     source: StageError::Plugin(_),
                     ..

@@ -339,7 +339,7 @@ fn check(file: &Path, was: &Identity, now: &Identity) -> Result<(), PersistError
         return Err(mismatch(
             "pipeline",
             format!("sha256 {}", short(&was.pipeline)),
-            format!("{}", short(&now.pipeline)),
+            short(&now.pipeline),
         ));
     }
     if was.plugins != now.plugins {
