@@ -1,7 +1,7 @@
 //! Inputs at the edges: shorter than a window, hops larger than windows or not dividing
-//! them, one-sample windows, and non-finite samples.
+//! them, one-sample windows, and non-finite samples, and an output device that fills up mid-run.
 
-use sqrtspace::{Mode, WindowRange};
+use sqrtspace::{Mode, Plan, WindowRange};
 
 use crate::common::{assert_modes_agree, chirp_noise, run, small_audio, spec};
 
@@ -102,4 +102,67 @@ fn nan_and_infinities_pass_through_untouched() {
     let mut s = small_audio(64, 32);
     s.block = Some(3);
     assert_modes_agree(&s, &dirty);
+}
+
+/// A sink whose device fills up after `room` rows.
+struct FillsUp {
+    room: u64,
+    written: u64,
+    calls_after_failing: u32,
+}
+
+impl sqrtspace::io::Sink for FillsUp {
+    fn write(
+        &mut self,
+        _t0: u64,
+        rows: &sqrtspace::TensorView<'_>,
+    ) -> Result<(), sqrtspace::io::OutputError> {
+        if self.written + rows.rows() as u64 > self.room {
+            self.calls_after_failing += 1;
+            return Err(sqrtspace::io::OutputError::Write {
+                path: "y.npy".into(),
+                source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+            });
+        }
+        self.written += rows.rows() as u64;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_write_failing_mid_run_stops_the_run_with_the_output_named() {
+    let samples = chirp_noise(40_000, 31);
+    for mode in [Mode::Classic, Mode::Sqrt] {
+        for workers in [1, 3] {
+            let mut s = small_audio(64, 32);
+            s.mode = mode;
+            s.block = Some(16);
+            s.max_workers = Some(workers);
+            let plan = Plan::new(&s, None).expect("plans");
+            let mut framer = sqrtspace::io::Framer::new(
+                Box::new(sqrtspace::io::MemorySource::new(samples.clone())),
+                64,
+                32,
+            );
+            let mut sink = FillsUp {
+                room: 100,
+                written: 0,
+                calls_after_failing: 0,
+            };
+            let err = sqrtspace::run(&plan, &mut framer, WindowRange::all(), &mut sink)
+                .expect_err("the device is full");
+            assert!(
+                matches!(err, sqrtspace::ExecError::Output(_)),
+                "{mode:?} x{workers}: {err}"
+            );
+            assert!(
+                err.to_string().contains("cannot write output y.npy"),
+                "{err}"
+            );
+            assert_eq!(
+                sink.calls_after_failing, 1,
+                "{mode:?} x{workers}: stopped at once"
+            );
+        }
+    }
 }

@@ -130,6 +130,9 @@ impl RunCommand {
         let source = open_source(&self.input, self.format, self.channel)?;
         self.check_rate(&spec, source.as_ref())?;
         let mut framer = Framer::new(source, spec.window, spec.hop);
+        if let Some(samples) = framer.total_samples() {
+            too_short(&framer.describe(), samples, spec.window)?;
+        }
         let mut plan = Plan::new(&spec, framer.total_windows())?;
         if plan.input_windows.is_some() {
             // Time the first windows through every stage: predictions, and auto's choice.
@@ -348,7 +351,7 @@ impl RunCommand {
         let mut output = self.output_sink(&layout)?;
         let mut session = Session::new(&plan)?;
         let mut chunk = Vec::with_capacity(session.capacity());
-        let mut written = 0u64;
+        let (mut written, mut samples) = (0u64, 0u64);
         let mut emit = |t0: u64, block: &sqrtspace::Tensor| -> Result<(), ExecError> {
             let t1 = t0 + block.rows() as u64;
             let (lo, hi) = (range.start.clamp(t0, t1), end.clamp(t0, t1));
@@ -370,6 +373,7 @@ impl RunCommand {
             if n == 0 {
                 break;
             }
+            samples += n as u64;
             while !session.push_samples(&chunk) {
                 session.pull_each(&mut emit).with_context(running)?;
             }
@@ -381,6 +385,7 @@ impl RunCommand {
             }
         }
         session.pull_each(&mut emit).with_context(running)?;
+        too_short("stdin", samples, plan.window)?;
         if let Output::File(sink) = output {
             sink.finish()?;
         }
@@ -436,6 +441,20 @@ impl RunCommand {
         }
         Ok(())
     }
+}
+
+/// Refuses an input with no complete window: there would be nothing to compute, which is
+/// almost always a wrong file or a producer that died, not a result.
+fn too_short(input: &str, samples: u64, window: usize) -> anyhow::Result<()> {
+    if samples < window as u64 {
+        anyhow::bail!(sqrtspace::io::InputError::Format {
+            path: input.into(),
+            message: format!(
+                "holds {samples} samples, fewer than one window of {window}: there is nothing to compute"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Writes `value` as JSON to `path` through a temporary file renamed into place.

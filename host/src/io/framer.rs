@@ -72,6 +72,11 @@ impl Framer {
         self.end.map(|n| windows_in(n, self.window, self.hop))
     }
 
+    /// Samples in the whole input, when its length is known.
+    pub fn total_samples(&self) -> Option<u64> {
+        self.end
+    }
+
     /// Samples read from the source so far (re-reads after a seek count again).
     pub fn samples_read(&self) -> u64 {
         self.samples_read

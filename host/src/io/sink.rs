@@ -192,7 +192,7 @@ impl FileSink {
             .prefix(&format!(".{}.", file_name(path)))
             .suffix(".partial")
             .tempfile_in(parent_dir(path))
-            .map_err(create_error)?;
+            .map_err(|e| cannot_create(path, e))?;
         let (file, temp) = temp.into_parts();
         let out = BufWriter::with_capacity(1 << 16, file);
         let writer = match format {
@@ -252,12 +252,7 @@ impl FileSink {
             .create(from.is_none())
             .truncate(from.is_none())
             .open(&partial)
-            .map_err(|e| {
-                create_error(std::io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", partial.display()),
-                ))
-            })?;
+            .map_err(|e| cannot_create(&partial, e))?;
         if let Some(from) = from {
             let len = file.metadata().map_err(create_error)?.len();
             if len < from.bytes {
@@ -370,6 +365,30 @@ impl FileSink {
 /// Makes a rename or a new file in `dir` durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Why `file` could not be created, said about its directory where that is the reason.
+fn cannot_create(file: &Path, error: std::io::Error) -> OutputError {
+    let dir = parent_dir(file);
+    let source = if !dir.exists() {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("directory {} does not exist", dir.display()),
+        )
+    } else if !dir.is_dir() {
+        std::io::Error::other(format!("{} is not a directory", dir.display()))
+    } else {
+        // The OS's reason, without the temporary file's random name that tempfile appends.
+        let text = error.to_string();
+        match text.rsplit_once(" at path ") {
+            Some((reason, _)) => std::io::Error::new(error.kind(), reason.to_string()),
+            None => error,
+        }
+    };
+    OutputError::Create {
+        path: file.display().to_string(),
+        source,
+    }
 }
 
 fn file_name(path: &Path) -> &str {

@@ -501,12 +501,13 @@ impl Plan {
     }
 }
 
-/// Number of complete windows of `window` samples, `hop` apart, in `samples` samples.
+/// Number of complete windows of `window` samples, `hop` apart, in `samples` samples. (A hop
+/// of 0, which the planner refuses, counts as 1 here, so that asking before planning is safe.)
 pub fn windows_in(samples: u64, window: usize, hop: usize) -> u64 {
     if samples < window as u64 {
         0
     } else {
-        (samples - window as u64) / hop as u64 + 1
+        (samples - window as u64) / hop.max(1) as u64 + 1
     }
 }
 
