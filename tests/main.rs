@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod edge_cases;
 mod equivalence;
+mod fuzz_corpus;
 mod oracles;
 mod parallel;
 mod plugins;

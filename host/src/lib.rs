@@ -32,6 +32,8 @@
 #![deny(missing_docs)]
 
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod generate;
 pub mod io;
 pub mod machine;

@@ -10,6 +10,9 @@
 mod cache;
 mod stage;
 
+#[doc(hidden)]
+pub use stage::fuzz_output;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

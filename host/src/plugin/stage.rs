@@ -514,81 +514,91 @@ impl PluginInstance {
 
     /// Checks a returned tensor against the declared layout and copies it into `out`.
     fn accept(&self, tensor: wit::Tensor, rows: usize, out: &mut Tensor) -> Result<(), StageError> {
-        let declared = &self.shared.declared;
-        let found_dtype = match &tensor.data {
-            wit::Data::F32(_) => wit::Dtype::F32,
-            wit::Data::F64(_) => wit::Dtype::F64,
-            wit::Data::C32(_) => wit::Dtype::C32,
-            wit::Data::S32(_) => wit::Dtype::S32,
-            wit::Data::U8(_) => wit::Dtype::U8,
-            wit::Data::Text(_) => wit::Dtype::Text,
-        };
-        if found_dtype != declared.dtype {
-            return Err(self.fail(format!(
-                "returned {} rows, but it declared {}",
-                dtype_name(found_dtype),
-                dtype_name(declared.dtype)
-            )));
-        }
-        let (found_rows, row_shape) = match tensor.shape.split_first() {
-            Some((&r, shape)) => (r as usize, shape),
-            None => return Err(self.fail("returned a tensor with no shape".into())),
-        };
-        if row_shape != declared.row_shape.as_slice() {
-            return Err(self.fail(format!(
-                "returned rows of shape {row_shape:?}, but it declared {:?}",
-                declared.row_shape
-            )));
-        }
-        if found_rows != rows {
-            return Err(self.fail(format!("returned {found_rows} rows for a block of {rows}")));
-        }
-        let row_len: usize = row_shape.iter().map(|&d| d as usize).product();
-        let expected = rows * row_len;
-        let count = |n: usize, per: usize| {
-            if n == expected * per {
-                Ok(())
-            } else {
-                Err(self.fail(format!(
-                    "returned {} values for {rows} rows of {row_len}",
-                    n / per
-                )))
-            }
-        };
-        let row_shape: Vec<usize> = row_shape.iter().map(|&d| d as usize).collect();
-        match tensor.data {
-            wit::Data::F32(v) => {
-                count(v.len(), 1)?;
-                out.reset::<f32>(rows, &row_shape).copy_from_slice(&v);
-            }
-            wit::Data::F64(v) => {
-                count(v.len(), 1)?;
-                out.reset::<f64>(rows, &row_shape).copy_from_slice(&v);
-            }
-            wit::Data::S32(v) => {
-                count(v.len(), 1)?;
-                out.reset::<i32>(rows, &row_shape).copy_from_slice(&v);
-            }
-            wit::Data::U8(v) => {
-                count(v.len(), 1)?;
-                out.reset::<u8>(rows, &row_shape).copy_from_slice(&v);
-            }
-            wit::Data::C32(v) => {
-                count(v.len(), 2)?;
-                for (z, pair) in out
-                    .reset::<Complex32>(rows, &row_shape)
-                    .iter_mut()
-                    .zip(v.chunks_exact(2))
-                {
-                    *z = Complex32::new(pair[0], pair[1]);
-                }
-            }
-            wit::Data::Text(_) => {
-                return Err(self.fail("returned text, which this host does not carry yet".into()));
-            }
-        }
-        Ok(())
+        accept(&self.shared.declared, tensor, rows, out).map_err(|message| self.fail(message))
     }
+}
+
+/// Checks a tensor a plugin returned for a block of `rows` against the layout it `declared`,
+/// and copies it into `out`; what is wrong with it otherwise. Nothing a plugin returns gets
+/// past this unchecked: dtype, shape, row count and value count.
+pub(crate) fn accept(
+    declared: &wit::Layout,
+    tensor: wit::Tensor,
+    rows: usize,
+    out: &mut Tensor,
+) -> Result<(), String> {
+    let found_dtype = match &tensor.data {
+        wit::Data::F32(_) => wit::Dtype::F32,
+        wit::Data::F64(_) => wit::Dtype::F64,
+        wit::Data::C32(_) => wit::Dtype::C32,
+        wit::Data::S32(_) => wit::Dtype::S32,
+        wit::Data::U8(_) => wit::Dtype::U8,
+        wit::Data::Text(_) => wit::Dtype::Text,
+    };
+    if found_dtype != declared.dtype {
+        return Err(format!(
+            "returned {} rows, but it declared {}",
+            dtype_name(found_dtype),
+            dtype_name(declared.dtype)
+        ));
+    }
+    let (found_rows, row_shape) = match tensor.shape.split_first() {
+        Some((&r, shape)) => (r as usize, shape),
+        None => return Err("returned a tensor with no shape".into()),
+    };
+    if row_shape != declared.row_shape.as_slice() {
+        return Err(format!(
+            "returned rows of shape {row_shape:?}, but it declared {:?}",
+            declared.row_shape
+        ));
+    }
+    if found_rows != rows {
+        return Err(format!("returned {found_rows} rows for a block of {rows}"));
+    }
+    let row_len: usize = row_shape.iter().map(|&d| d as usize).product();
+    let count = |n: usize, per: usize| {
+        if rows.checked_mul(row_len).and_then(|e| e.checked_mul(per)) == Some(n) {
+            Ok(())
+        } else {
+            Err(format!(
+                "returned {} values for {rows} rows of {row_len}",
+                n / per
+            ))
+        }
+    };
+    let row_shape: Vec<usize> = row_shape.iter().map(|&d| d as usize).collect();
+    match tensor.data {
+        wit::Data::F32(v) => {
+            count(v.len(), 1)?;
+            out.reset::<f32>(rows, &row_shape).copy_from_slice(&v);
+        }
+        wit::Data::F64(v) => {
+            count(v.len(), 1)?;
+            out.reset::<f64>(rows, &row_shape).copy_from_slice(&v);
+        }
+        wit::Data::S32(v) => {
+            count(v.len(), 1)?;
+            out.reset::<i32>(rows, &row_shape).copy_from_slice(&v);
+        }
+        wit::Data::U8(v) => {
+            count(v.len(), 1)?;
+            out.reset::<u8>(rows, &row_shape).copy_from_slice(&v);
+        }
+        wit::Data::C32(v) => {
+            count(v.len(), 2)?;
+            for (z, pair) in out
+                .reset::<Complex32>(rows, &row_shape)
+                .iter_mut()
+                .zip(v.chunks_exact(2))
+            {
+                *z = Complex32::new(pair[0], pair[1]);
+            }
+        }
+        wit::Data::Text(_) => {
+            return Err("returned text, which this host does not carry yet".into());
+        }
+    }
+    Ok(())
 }
 
 impl Stage for PluginInstance {
@@ -723,6 +733,67 @@ pub fn inspect(path: &Path) -> Result<PluginInfo, PluginError> {
         info.stateful = described.stateful;
     }
     Ok(info)
+}
+
+/// Fuzzing entry: a declared layout, a block size and a returned tensor decoded from `data`
+/// through [`accept`]. Whatever the bytes, it returns an error or a tensor of exactly the
+/// declared layout and row count; it never panics.
+#[doc(hidden)]
+pub fn fuzz_output(data: &[u8]) {
+    let mut bytes = data.iter().copied();
+    let mut next = || bytes.next().unwrap_or(0);
+    let dtypes = [
+        wit::Dtype::F32,
+        wit::Dtype::F64,
+        wit::Dtype::C32,
+        wit::Dtype::S32,
+        wit::Dtype::U8,
+    ];
+    let dtype = dtypes[usize::from(next()) % dtypes.len()];
+    let variant = next() % 6;
+    let rank = next() % 3;
+    let row_shape: Vec<u32> = (0..rank).map(|_| u32::from(next() % 9)).collect();
+    let rows = usize::from(next() % 17);
+    let returned_rank = next() % 4;
+    let shape: Vec<u32> = (0..returned_rank)
+        .map(|_| u32::from_le_bytes([next(), next(), next(), next()]))
+        .collect();
+    let consumed = 6 + usize::from(rank) + 4 * usize::from(returned_rank);
+    let values = data.get(consumed..).unwrap_or_default();
+    let words = || values.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
+    let data = match variant {
+        0 => wit::Data::F32(words().map(f32::from_le_bytes).collect()),
+        1 => wit::Data::F64(
+            values
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect(),
+        ),
+        2 => wit::Data::C32(words().map(f32::from_le_bytes).collect()),
+        3 => wit::Data::S32(words().map(i32::from_le_bytes).collect()),
+        4 => wit::Data::U8(values.to_vec()),
+        _ => wit::Data::Text(vec![String::from_utf8_lossy(values).into_owned()]),
+    };
+    let declared = wit::Layout {
+        dtype,
+        row_shape: row_shape.clone(),
+        frequency: None,
+    };
+    let mut out = Tensor::empty(&crate::tensor::Layout::new(DType::F32, Vec::new()));
+    if accept(&declared, wit::Tensor { shape, data }, rows, &mut out).is_ok() {
+        let want: Vec<usize> = row_shape.iter().map(|&d| d as usize).collect();
+        assert_eq!(out.rows(), rows, "accepted with another row count");
+        assert_eq!(
+            out.row_shape(),
+            &want[..],
+            "accepted with another row shape"
+        );
+        assert_eq!(
+            Some(out.dtype()),
+            host_dtype(dtype),
+            "accepted another dtype"
+        );
+    }
 }
 
 #[cfg(test)]
