@@ -239,46 +239,28 @@ fn checkpoints_need_a_file_in_and_out_and_sqrt_mode() {
     let out = dir.path().join("y.npy");
     let mut classic = run_args(&pipeline, &wav, &out, &ck);
     classic.extend(["--mode", "classic"]);
+    let without = |input: &str, output: Option<&str>| {
+        let mut args = vec![
+            "run",
+            s(&pipeline),
+            "--input",
+            input,
+            "--checkpoint-dir",
+            s(&ck),
+        ];
+        if let Some(output) = output {
+            args.extend(["--output", output]);
+        }
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let classic: Vec<String> = classic.into_iter().map(String::from).collect();
     for (args, needle) in [
         (classic, "runs in sqrt mode"),
-        (
-            vec![
-                "run",
-                s(&pipeline),
-                "--input",
-                s(&wav),
-                "--checkpoint-dir",
-                s(&ck),
-            ],
-            "needs --output FILE",
-        ),
-        (
-            vec![
-                "run",
-                s(&pipeline),
-                "--input",
-                s(&wav),
-                "--output",
-                "-",
-                "--checkpoint-dir",
-                s(&ck),
-            ],
-            "needs --output FILE",
-        ),
-        (
-            vec![
-                "run",
-                s(&pipeline),
-                "--input",
-                "-",
-                "--output",
-                s(&out),
-                "--checkpoint-dir",
-                s(&ck),
-            ],
-            "needs an input file",
-        ),
+        (without(s(&wav), None), "needs --output FILE"),
+        (without(s(&wav), Some("-")), "needs --output FILE"),
+        (without("-", Some(s(&out))), "needs an input file"),
     ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let run = sqrtspace(&args);
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert!(

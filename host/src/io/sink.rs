@@ -208,12 +208,9 @@ impl FileSink {
                 .map_err(create_error)?;
                 Writer::Npy(npy)
             }
-            OutputFormat::Csv => {
-                let mut out = out;
-                write_csv_header(&mut out, layout).map_err(create_error)?;
-                Writer::Text { out, csv: true }
+            OutputFormat::Csv | OutputFormat::Jsonl => {
+                text_writer(out, format, layout, true).map_err(create_error)?
             }
-            OutputFormat::Jsonl => Writer::Text { out, csv: false },
         };
         Ok(FileSink {
             path: path.to_path_buf(),
@@ -295,13 +292,9 @@ impl FileSink {
                 }
                 Writer::NpyFixed { out, rows: total }
             }
-            OutputFormat::Csv => {
-                if fresh {
-                    write_csv_header(&mut out, layout).map_err(create_error)?;
-                }
-                Writer::Text { out, csv: true }
+            OutputFormat::Csv | OutputFormat::Jsonl => {
+                text_writer(out, format, layout, fresh).map_err(create_error)?
             }
-            OutputFormat::Jsonl => Writer::Text { out, csv: false },
         };
         Ok(FileSink {
             path: path.to_path_buf(),
@@ -420,6 +413,20 @@ fn npy_dtype(dtype: DType) -> npyz::DType {
         DType::I32 => i32::default_dtype(),
         DType::U8 => u8::default_dtype(),
     }
+}
+
+/// A CSV or JSON lines writer; a new CSV file gets its header line.
+fn text_writer(
+    mut out: BufWriter<File>,
+    format: OutputFormat,
+    layout: &Layout,
+    new_file: bool,
+) -> std::io::Result<Writer> {
+    let csv = format == OutputFormat::Csv;
+    if csv && new_file {
+        write_csv_header(&mut out, layout)?;
+    }
+    Ok(Writer::Text { out, csv })
 }
 
 fn write_csv_header(out: &mut impl Write, layout: &Layout) -> std::io::Result<()> {
