@@ -31,6 +31,8 @@ impl NpySource {
             source,
         })?;
         let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let mut file = file;
+        check_header(&mut file).map_err(format_error)?;
         let npy = npyz::NpyFile::new(BufReader::new(file))
             .map_err(|e| format_error(format!("not an .npy file we can read: {e}")))?;
         let shape = npy.shape().to_vec();
@@ -66,6 +68,61 @@ impl NpySource {
             big_endian,
         })
     }
+}
+
+/// numpy's own limit on a header's length (`max_header_size`).
+const MAX_HEADER: usize = 10_000;
+/// Brackets a header may nest: `{'shape': (n,)}` needs 2, a structured dtype a few more.
+const MAX_NESTING: usize = 8;
+
+/// Checks the header's length and nesting before npyz parses it, and rewinds: a header of
+/// thousands of nested brackets takes npyz's parser minutes (found by fuzzing).
+fn check_header(file: &mut File) -> Result<(), String> {
+    use std::io::{Read, SeekFrom};
+    let mut prelude = [0u8; 12];
+    let n = file
+        .read(&mut prelude)
+        .map_err(|e| format!("cannot read its header: {e}"))?;
+    let (len, start) = match prelude[..n] {
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, ..] => {
+            (usize::from(u16::from_le_bytes([a, b])), 10)
+        }
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 2 | 3, _, a, b, c, d] => {
+            (u32::from_le_bytes([a, b, c, d]) as usize, 12)
+        }
+        // Not an .npy at all: npyz says so in its own words.
+        _ => (0, 0),
+    };
+    if len > MAX_HEADER {
+        return Err(format!(
+            "its header is {len} bytes, longer than numpy's limit of {MAX_HEADER}"
+        ));
+    }
+    if len > 0 {
+        let mut header = vec![0u8; len];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut header))
+            .map_err(|e| format!("cannot read its header: {e}"))?;
+        let (mut depth, mut deepest) = (0usize, 0usize);
+        for &b in &header {
+            match b {
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if deepest > MAX_NESTING {
+            return Err(format!(
+                "its header nests brackets {deepest} deep (a .npy header needs a few)"
+            ));
+        }
+    }
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read its header: {e}"))?;
+    Ok(())
 }
 
 impl SampleSource for NpySource {
@@ -129,6 +186,30 @@ mod tests {
             w.push(v).expect("push");
         }
         w.finish().expect("finish");
+    }
+
+    #[test]
+    fn a_header_of_deeply_nested_brackets_is_refused_before_parsing() {
+        // Found by fuzzing: npyz's parser took more than 10 s on this header.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested.npy");
+        let dict = format!(
+            "{{'descr': '<f4', 'shape': ({}4{},)}}",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(dict.as_bytes());
+        std::fs::write(&path, bytes).expect("write");
+        let err = NpySource::open(&path).expect_err("refused");
+        assert!(err.to_string().contains("nests brackets 102 deep"), "{err}");
+        let mut long = b"\x93NUMPY\x02\x00".to_vec();
+        long.extend_from_slice(&20_000u32.to_le_bytes());
+        long.extend(std::iter::repeat_n(b' ', 20_000));
+        std::fs::write(&path, long).expect("write");
+        let err = NpySource::open(&path).expect_err("refused");
+        assert!(err.to_string().contains("header is 20000 bytes"), "{err}");
     }
 
     #[test]
