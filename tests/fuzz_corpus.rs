@@ -6,10 +6,11 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 5] = [
     ("pipeline", sqrtspace::fuzz::pipeline),
     ("wav", sqrtspace::fuzz::wav),
     ("npy", sqrtspace::fuzz::npy),
+    ("lines", sqrtspace::fuzz::lines),
     ("plugin_output", sqrtspace::fuzz::plugin_output),
 ];
 

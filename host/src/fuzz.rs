@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::io::{NpySource, RawF32Source, SampleSource, WavSource};
+use crate::io::{LineSource, NpySource, RawF32Source, SampleSource, WavSource};
 use crate::machine::Machine;
 use crate::{Mode, Plan, Spec, WindowRange};
 
@@ -62,6 +62,37 @@ pub fn npy(data: &[u8]) {
     }
     if let Ok(source) = RawF32Source::open(file.path()) {
         drain(Box::new(source), data.len() as u64 / 4);
+    }
+}
+
+/// Lines of these bytes (the first two pick the line cap and the read buffer's size, so
+/// lines and buffers cross in every way): every byte is accounted for, every line ends where
+/// a `\n` is, and none is longer than the cap.
+pub fn lines(data: &[u8]) {
+    let (Some(&cap), Some(&buffer)) = (data.first(), data.get(1)) else {
+        return;
+    };
+    let (max_line, buffer) = (usize::from(cap % 64) + 1, usize::from(buffer % 32) + 1);
+    let body = &data[2..];
+    let reader = std::io::BufReader::with_capacity(buffer, std::io::Cursor::new(body.to_vec()));
+    let mut source = LineSource::from_reader("fuzz", reader).with_max_line(max_line);
+    let mut out = Vec::new();
+    while let Ok(n) = source.read_lines(&mut out, 3) {
+        if n == 0 {
+            break;
+        }
+    }
+    let stats = source.stats();
+    let ends = body.iter().filter(|&&b| b == b'\n').count();
+    let expected = ends + usize::from(!body.is_empty() && !body.ends_with(b"\n"));
+    assert_eq!(out.len(), expected, "one line per line end");
+    assert_eq!(stats.lines, expected as u64);
+    assert_eq!(stats.bytes, body.len() as u64, "every byte read once");
+    assert!(stats.invalid_utf8 <= stats.lines && stats.truncated <= stats.lines);
+    for line in &out {
+        assert!(!line.contains('\n'), "a line end inside a line");
+        // Each byte kept becomes one char at most (a bad byte becomes one U+FFFD).
+        assert!(line.chars().count() <= max_line, "a line over the cap");
     }
 }
 

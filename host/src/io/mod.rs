@@ -4,6 +4,7 @@
 
 mod framer;
 mod frames;
+mod lines;
 mod npy;
 mod raw;
 mod sink;
@@ -13,6 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use framer::Framer;
+pub use lines::{DEFAULT_MAX_LINE, LineSource, LineStats};
 pub use npy::NpySource;
 pub use raw::RawF32Source;
 pub use sink::{Committed, FileSink, MemorySink, OutputError, OutputFormat, Sink, StreamSink};
