@@ -397,6 +397,29 @@ fn npy_on_stdout_is_refused_clearly() {
 /// explained; so the bound asserted here is the one sqrt mode promises, and the prediction is
 /// checked to make the same promise.
 #[test]
+fn a_child_reports_its_own_peak_not_its_parents() {
+    // Linux carries the parent's high-water mark into a spawned child's `ru_maxrss`; the
+    // report must not. This test process holds 256 MiB while the child runs.
+    let ballast: Vec<u8> = (0..256usize << 20).map(|i| (i % 251) as u8).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = audio(dir.path());
+    let metrics = dir.path().join("m.json");
+    ok(&[
+        "run",
+        &pipeline(),
+        "--input",
+        s(&wav),
+        "--metrics-json",
+        s(&metrics),
+    ]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&metrics).expect("metrics")).expect("json");
+    let peak = json["usage"]["max_rss_bytes"].as_u64().expect("a peak");
+    assert!(peak < 128 << 20, "the child reported {peak} bytes");
+    assert_eq!(ballast[1000], (1000 % 251) as u8);
+}
+
+#[test]
 fn an_hour_on_two_workers_stays_within_the_memory_bound() {
     let dir = tempfile::tempdir().expect("tempdir");
     let wav = dir.path().join("hour.wav");
@@ -426,7 +449,8 @@ fn an_hour_on_two_workers_stays_within_the_memory_bound() {
     assert!(predicted <= 64 << 20, "the plan predicts {predicted}");
     assert!(
         measured <= 64 << 20,
-        "peak RSS {measured} (the plan predicted {predicted})"
+        "peak RSS {measured} (the plan predicted {predicted}); at the end: {}",
+        json["resident_at_end"]
     );
     // Against the prediction: the plan controls the heap, not how the kernel maps the
     // executable's pages. Code first touched after the probe (2 MiB at a time where the page

@@ -13,7 +13,8 @@ use crate::spec::{ByteSize, Mode};
 /// Resource usage of this process so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Peak resident set size (`ru_maxrss`), in bytes.
+    /// Peak resident set size of this process's own address space (`VmHWM`, see
+    /// [`peak_rss`]; `ru_maxrss` where that is missing), in bytes.
     pub max_rss_bytes: u64,
     /// Page faults served without I/O.
     pub minor_faults: u64,
@@ -30,6 +31,25 @@ pub fn current_rss() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+/// A `NAME:   123 kB` field of `/proc/self/status`, in bytes.
+fn status_bytes(status: &str, name: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+        let kb: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
+        Some(kb * 1024)
+    })
+}
+
+/// This process's own peak resident set (`VmHWM`), where the kernel reports it.
+///
+/// Not `ru_maxrss`: Linux carries the high-water mark of the address space a process had
+/// before `exec` into it, so a child spawned by a large parent (a test harness, a bench
+/// driver) reports the parent's size as its own peak. `VmHWM` belongs to the program's own
+/// address space.
+pub fn peak_rss() -> Option<u64> {
+    status_bytes(&std::fs::read_to_string("/proc/self/status").ok()?, "VmHWM")
 }
 
 /// Resident memory of this process now, split by what backs it (`/proc/self/status`).
@@ -54,13 +74,7 @@ impl Resident {
     }
 
     fn parse(status: &str) -> Option<Resident> {
-        let field = |name: &str| {
-            status.lines().find_map(|line| {
-                let rest = line.strip_prefix(name)?.strip_prefix(':')?;
-                let kb: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
-                Some(kb * 1024)
-            })
-        };
+        let field = |name: &str| status_bytes(status, name);
         Some(Resident {
             anon_bytes: field("RssAnon")?,
             file_bytes: field("RssFile")?,
@@ -78,7 +92,8 @@ impl Usage {
                     |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
                 Usage {
                     // Linux reports kilobytes.
-                    max_rss_bytes: u64::try_from(u.max_rss()).unwrap_or(0) * 1024,
+                    max_rss_bytes: peak_rss()
+                        .unwrap_or_else(|| u64::try_from(u.max_rss()).unwrap_or(0) * 1024),
                     minor_faults: u64::try_from(u.minor_page_faults()).unwrap_or(0),
                     major_faults: u64::try_from(u.major_page_faults()).unwrap_or(0),
                     user_secs: secs(u.user_time()),
