@@ -250,6 +250,24 @@ fn cases(files: &Files, out: &str) -> Vec<Case> {
             ],
         ),
         case(
+            "plugin that is not the pinned file",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "p9.ron",
+                    artifacts::IDENTITY,
+                    &format!(", sha256: \"{}\"", "ab".repeat(32)),
+                ),
+                &wav,
+            ),
+            6,
+            &[
+                "plugin_identity.wasm has sha256",
+                "but the pipeline pins abab",
+                "sqrtspace plugin hash",
+            ],
+        ),
+        case(
             "trapping plugin",
             run(
                 &plugin_pipeline(files, "p4.ron", artifacts::PANIC, ""),

@@ -283,3 +283,50 @@ fn inspect_describes_plugins() {
     assert_eq!(json["wit_version"], "0.2.0");
     assert_eq!(json["compatible"], false);
 }
+
+#[test]
+fn hash_pins_and_precompile_through_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let cli = |args: &[&str]| {
+        let out = Command::new(EXE)
+            .args(args)
+            .env("SQRTSPACE_CACHE_DIR", &cache)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    use sha2::Digest;
+    let expected: String = sha2::Sha256::digest(std::fs::read(artifacts::FEATURES).expect("reads"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let hashed = cli(&["plugin", "hash", artifacts::FEATURES]);
+    assert_eq!(hashed, format!("{expected}  {}\n", artifacts::FEATURES));
+
+    // Precompiled, then taken from the cache.
+    let first = cli(&["plugin", "precompile", artifacts::FEATURES]);
+    assert!(first.starts_with("compiled"), "{first}");
+    let info = cli(&["plugin", "inspect", artifacts::FEATURES, "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&info).expect("json");
+    assert_eq!(info["cache"], "hit");
+
+    // The pinned file runs; the pin written in upper case too.
+    let pipeline = one_plugin_pipeline(
+        dir.path(),
+        artifacts::FEATURES,
+        &format!(", sha256: {:?}", expected.to_uppercase()),
+    );
+    let input = raw_input(dir.path());
+    cli(&[
+        "run",
+        pipeline.to_str().unwrap_or_default(),
+        "--input",
+        input.to_str().unwrap_or_default(),
+    ]);
+}

@@ -55,6 +55,10 @@ pub struct PluginSpec {
     /// Most linear memory one instance may grow to.
     #[serde(default)]
     pub memory_limit: Option<ByteSize>,
+    /// The file's sha256 (hex, from `sqrtspace plugin hash`): a file with another hash is
+    /// refused before it is compiled.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// A plugin could not be found, loaded or run.
@@ -106,6 +110,19 @@ pub enum PluginError {
         path: String,
         /// What it said.
         message: String,
+    },
+    /// The file is not the one the pipeline pinned.
+    #[error(
+        "plugin {path} has sha256 {found}, but the pipeline pins {pinned}; if the new file is \
+         trusted, pin it again with `sqrtspace plugin hash {path}`"
+    )]
+    Pin {
+        /// The file.
+        path: String,
+        /// The hash the pipeline gives.
+        pinned: String,
+        /// The file's hash.
+        found: String,
     },
     /// The wasmtime engine could not be set up.
     #[error("cannot start the Wasm engine: {0}")]
@@ -214,6 +231,12 @@ impl Runtime {
 
     /// Reads `path`, and compiles it or takes it from the cache.
     pub fn load(&self, path: &Path) -> Result<LoadedPlugin, PluginError> {
+        self.load_pinned(path, None)
+    }
+
+    /// [`Runtime::load`], refusing a file whose sha256 is not `pin` (when given) before
+    /// anything of it is compiled.
+    pub fn load_pinned(&self, path: &Path, pin: Option<&str>) -> Result<LoadedPlugin, PluginError> {
         let started = Instant::now();
         let wasm = std::fs::read(path).map_err(|source| PluginError::Read {
             path: path.display().to_string(),
@@ -226,6 +249,15 @@ impl Runtime {
             });
         }
         let sha256 = content_hash(&wasm);
+        if let Some(pin) = pin
+            && !pin.trim().eq_ignore_ascii_case(&sha256)
+        {
+            return Err(PluginError::Pin {
+                path: path.display().to_string(),
+                pinned: pin.trim().to_string(),
+                found: sha256,
+            });
+        }
         let (component, cache) = cache::load(
             &self.engine,
             self.cache_dir.as_deref(),

@@ -251,7 +251,9 @@ pub fn build(spec: &PluginSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operat
     let plugin_error = |e: PluginError| BuildError::Plugin(e.to_string());
     let runtime = Runtime::global().map_err(plugin_error)?;
     let path = resolve(&spec.path, ctx.base_dir).map_err(plugin_error)?;
-    let loaded = runtime.load(&path).map_err(plugin_error)?;
+    let loaded = runtime
+        .load_pinned(&path, spec.sha256.as_deref())
+        .map_err(plugin_error)?;
     check_version(&loaded, runtime).map_err(plugin_error)?;
     let mut linker = Linker::new(runtime.engine());
     // A plugin is meant to import nothing; anything it does import traps when called.
