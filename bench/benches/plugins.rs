@@ -33,6 +33,7 @@ fn plugin(path: &str, params: Option<&str>) -> OpSpec {
         }),
         deadline_ms: None,
         memory_limit: None,
+        sha256: None,
     })
 }
 
