@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use sqrtspace::exec::WindowRange;
-use sqrtspace::exec::persist::{self, CheckpointDir, Identity, InputIdentity, PersistStats};
+use sqrtspace::exec::persist::{CheckpointDir, Identity, InputIdentity, PersistStats};
 use sqrtspace::exec::run_persisted;
 use sqrtspace::io::{
     FileSink, Framer, InputFormat, OutputFormat, RawF32Source, SampleSource, Sink, StreamSink,
@@ -206,7 +206,7 @@ impl RunCommand {
             anyhow::bail!("--checkpoint-secs must be a number of seconds, 0 or more");
         }
         let identity = Identity {
-            pipeline: persist::sha256_hex(
+            pipeline: sqrtspace::plugin::content_hash(
                 &std::fs::read(&self.pipeline)
                     .with_context(|| format!("reading {}", self.pipeline.display()))?,
             ),

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use super::ExecError;
 use super::sweep::{AfterBatch, Sweep, SweepState};
 use crate::io::{Committed, Sink};
+use crate::plugin::hex;
 
 const MAGIC: &[u8; 16] = b"sqrtspace-ckpt\x00\x01";
 const FILE: &str = "checkpoint";
@@ -120,15 +121,6 @@ impl InputIdentity {
             sampled_sha256: hex(&hash.finalize()),
         })
     }
-}
-
-/// The sha256 of `bytes`, as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One checkpoint as stored.
@@ -395,15 +387,16 @@ fn check(file: &Path, was: &Identity, now: &Identity) -> Result<(), PersistError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::content_hash;
 
     fn identity() -> Identity {
         Identity {
-            pipeline: sha256_hex(b"(window: 4)"),
-            plugins: vec![("smooth".into(), sha256_hex(b"wasm"))],
+            pipeline: content_hash(b"(window: 4)"),
+            plugins: vec![("smooth".into(), content_hash(b"wasm"))],
             input: InputIdentity {
                 len: 10,
                 modified_ns: 5,
-                sampled_sha256: sha256_hex(b"x"),
+                sampled_sha256: content_hash(b"x"),
             },
             options: "target=classify".into(),
         }
@@ -458,7 +451,7 @@ mod tests {
         ));
         assert_eq!(open(identity(), true).expect("resumes"), Some(saved()));
         let mut other = identity();
-        other.plugins[0].1 = sha256_hex(b"other wasm");
+        other.plugins[0].1 = content_hash(b"other wasm");
         let err = open(other, true).expect_err("plugin changed");
         assert!(err.to_string().contains("another plugin (smooth"), "{err}");
         let mut other = identity();

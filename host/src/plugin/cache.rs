@@ -29,10 +29,14 @@ pub enum CacheOutcome {
     Uncached,
 }
 
-/// The sha256 of a plugin file, as lowercase hex.
+/// The sha256 of a plugin file (or any bytes), as lowercase hex.
 pub fn content_hash(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// Bytes as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn engine_hash(engine: &Engine) -> String {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
+pub(crate) use cache::hex;
 pub use cache::{CacheOutcome, content_hash};
 pub use stage::{build, inspect};
 
