@@ -9,6 +9,7 @@ mod fuzz_corpus;
 mod oracles;
 mod parallel;
 mod plugins;
+mod polyglot;
 mod random_access;
 mod resume;
 mod reverse;

@@ -330,3 +330,70 @@ fn hash_pins_and_precompile_through_the_cli() {
         input.to_str().unwrap_or_default(),
     ]);
 }
+
+#[test]
+fn a_plugin_named_by_file_name_is_found_on_the_search_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pipelines, on_path, data) = (
+        dir.path().join("pipelines"),
+        dir.path().join("on-path"),
+        dir.path().join("data"),
+    );
+    let user_dir = data.join("sqrtspace").join("plugins");
+    for d in [&pipelines, &on_path, &user_dir] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let pipeline = one_plugin_pipeline(&pipelines, "stage.wasm", "");
+    let input = raw_input(dir.path());
+    let run_with = |env: &[(&str, &Path)]| {
+        let mut cmd = Command::new(EXE);
+        cmd.args(["run", &pipeline.to_string_lossy(), "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(dir.path().join("out.npy"))
+            .env("SQRTSPACE_CACHE_DIR", dir.path().join("cache"))
+            .env_remove("SQRTSPACE_PLUGIN_PATH")
+            .env("XDG_DATA_HOME", dir.path().join("nowhere"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("runs")
+    };
+
+    // Nowhere yet: the error lists every place it looked, the search path's first.
+    let out = run_with(&[("SQRTSPACE_PLUGIN_PATH", &on_path)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("plugin stage.wasm not found"), "{err}");
+    let at = |p: &Path| err.find(&p.display().to_string());
+    assert!(
+        matches!((at(&on_path), at(&pipelines)), (Some(a), Some(b)) if a < b),
+        "{err}"
+    );
+
+    // The user's plugins directory.
+    std::fs::copy(artifacts::FEATURES, user_dir.join("stage.wasm")).expect("copy");
+    let out = run_with(&[("XDG_DATA_HOME", &data)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The search path comes before the pipeline's directory: a trapping plugin beside the
+    // pipeline is not the one that runs.
+    std::fs::copy(artifacts::PANIC, pipelines.join("stage.wasm")).expect("copy");
+    std::fs::copy(artifacts::FEATURES, on_path.join("stage.wasm")).expect("copy");
+    let out = run_with(&[("SQRTSPACE_PLUGIN_PATH", &on_path)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_with(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "the panicking plugin beside the pipeline runs"
+    );
+}

@@ -10,6 +10,12 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("FEATURES", "sqrtspace-plugin-features", "features.wasm"),
     ("CLASSIFY", "sqrtspace-plugin-classify", "classify.wasm"),
     ("IIR", "sqrtspace-plugin-iir", "iir.wasm"),
+    ("ZCR_RUST", "sqrtspace-plugin-zcr-rust", "zcr_rust.wasm"),
+    (
+        "STATS_RUST",
+        "sqrtspace-plugin-stats-rust",
+        "stats_rust.wasm",
+    ),
     ("SPIN", "hostile-spin", "hostile_spin.wasm"),
     ("HOG", "hostile-hog", "hostile_hog.wasm"),
     ("PANIC", "hostile-panic", "hostile_panic.wasm"),
@@ -67,6 +73,10 @@ fn main() {
         "/// Where the test plugins are.\npub const DIR: &str = {:?};\n",
         dir.display().to_string()
     );
+    constants.push_str(&format!(
+        "/// Where `plugins/build-polyglot` puts the C and JavaScript plugins.\npub const POLYGLOT_DIR: &str = {:?};\n",
+        workspace.join("target").join("polyglot").display().to_string()
+    ));
     for (name, package, file) in PLUGINS {
         let file = dir.join(file);
         assert!(file.is_file(), "{} was not built", file.display());

@@ -45,7 +45,8 @@ pub const DEFAULT_MEMORY_LIMIT: u64 = 256 << 20;
 #[serde(deny_unknown_fields)]
 pub struct PluginSpec {
     /// The component file: absolute, or found in `SQRTSPACE_PLUGIN_PATH`, next to the
-    /// pipeline file, or where `cargo plugins` builds them.
+    /// pipeline file, in the user's plugins directory, or where `cargo plugins` and
+    /// `plugins/build-polyglot` build them.
     pub path: PathBuf,
     /// Parameters handed to the plugin, as written (and converted to JSON).
     #[serde(default)]
@@ -69,7 +70,7 @@ pub enum PluginError {
     #[error(
         "plugin {path} not found (looked in {}){}",
         .searched.join(", "),
-        if .searched.len() > 1 { "; `cargo plugins` builds the example plugins" } else { "" }
+        if .searched.len() > 1 { "; `cargo plugins` builds the example plugins, `plugins/build-polyglot` the C and JavaScript ones" } else { "" }
     )]
     NotFound {
         /// The path as written.
@@ -281,10 +282,21 @@ impl Runtime {
     }
 }
 
+/// The user's plugins directory: `$XDG_DATA_HOME/sqrtspace/plugins`, or
+/// `~/.local/share/sqrtspace/plugins`.
+pub fn user_plugin_dir() -> Option<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("sqrtspace").join("plugins"))
+}
+
 /// Finds a plugin file: an absolute path as is; a relative one in each directory of
-/// `SQRTSPACE_PLUGIN_PATH`, then next to the pipeline file (`base_dir`), then where
-/// `cargo plugins` puts them beside the running executable
-/// (`<target>/wasm32-unknown-unknown/plugin`, or `release`).
+/// `SQRTSPACE_PLUGIN_PATH`, then next to the pipeline file (`base_dir`), then in the user's
+/// plugins directory ([`user_plugin_dir`]), then where `cargo plugins` and
+/// `plugins/build-polyglot` put them beside the running executable
+/// (`<target>/wasm32-unknown-unknown/plugin` or `release`, and `<target>/polyglot`).
 pub fn resolve(path: &Path, base_dir: Option<&Path>) -> Result<PathBuf, PluginError> {
     if path.is_absolute() {
         return if path.is_file() {
@@ -300,6 +312,7 @@ pub fn resolve(path: &Path, base_dir: Option<&Path>) -> Result<PathBuf, PluginEr
         .map(|v| std::env::split_paths(&v).collect())
         .unwrap_or_default();
     dirs.push(base_dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf));
+    dirs.extend(user_plugin_dir());
     if let Ok(exe) = std::env::current_exe()
         && let Some(profile_dir) = exe.parent()
     {
@@ -314,6 +327,7 @@ pub fn resolve(path: &Path, base_dir: Option<&Path>) -> Result<PathBuf, PluginEr
             for profile in ["plugin", "release"] {
                 dirs.push(up.join("wasm32-unknown-unknown").join(profile));
             }
+            dirs.push(up.join("polyglot"));
         }
     }
     for dir in &dirs {
