@@ -397,3 +397,37 @@ fn a_plugin_named_by_file_name_is_found_on_the_search_path() {
         "the panicking plugin beside the pipeline runs"
     );
 }
+
+#[test]
+fn classic_mode_feeds_a_plugin_its_whole_stream_in_calls_that_fit_its_memory() {
+    // 2,400 windows of 512 samples: 4.7 MB of framed input, more than the 4 MiB the stages
+    // may use. Classic mode hands each stage the whole stream; the host splits the calls (the
+    // kernel's state carried from one to the next) and gets the bits of sqrt mode.
+    let samples = chirp_noise(128 * 2_400 + 384, 35);
+    let s = spec(&format!(
+        r#"(window: 512, hop: 128, sample_rate: 8000, stages: [
+            (name: "zcr", inputs: ["input"],
+             op: Plugin(path: {:?}, memory_limit: "4 MiB")),
+            (name: "smooth", inputs: ["zcr"], op: Plugin(path: {:?}, memory_limit: "4 MiB",
+             params: (filter: Lowpass(cutoff_hz: 2.0, q: 0.7071)))),
+        ])"#,
+        artifacts::ZCR_RUST,
+        artifacts::IIR,
+    ));
+    let rows = assert_modes_agree(&s, &samples);
+    assert_eq!(rows.rows(), 2_400);
+    let mut zcr = s.clone();
+    zcr.target = Some("zcr".into());
+    let (direct, _) = run(&zcr, Mode::Classic, &samples, WindowRange::all());
+    let expected: Vec<u32> = (0..2_400)
+        .map(|t| zcr_rust::zcr(&samples[t * 128..t * 128 + 512]).to_bits())
+        .collect();
+    let got: Vec<u32> = direct
+        .view()
+        .typed::<f32>()
+        .expect("f32")
+        .iter()
+        .map(|r| r[0].to_bits())
+        .collect();
+    assert_eq!(got, expected);
+}

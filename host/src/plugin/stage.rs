@@ -73,6 +73,19 @@ fn imports(component: &Component, runtime: &Runtime) -> Vec<String> {
         .collect()
 }
 
+/// What to add to a trap's message when the plugin imports something: the sandbox provides
+/// none of it, so calling any of it traps, and the backtrace alone does not say why.
+fn import_hint(imports: &[String]) -> String {
+    match imports {
+        [] => String::new(),
+        [one] => format!(" (it imports {one}, which the sandbox does not provide)"),
+        [first, rest @ ..] => format!(
+            " (it imports {first} and {} more, which the sandbox does not provide)",
+            rest.len()
+        ),
+    }
+}
+
 /// Refuses memory growth past the cap, and remembers that it did.
 struct Limiter {
     memory_cap: usize,
@@ -117,6 +130,8 @@ struct Shared {
     stateful: bool,
     deadline: Duration,
     memory_cap: usize,
+    /// What the component imports (nothing, for a well-behaved plugin).
+    imports: Vec<String>,
 }
 
 impl Shared {
@@ -222,10 +237,12 @@ impl Live {
             } else {
                 let unreachable =
                     trap.downcast_ref::<Trap>() == Some(&Trap::UnreachableCodeReached);
-                let hint = if unreachable {
-                    " (a Rust plugin that panics ends this way)"
+                let hint = if !shared.imports.is_empty() {
+                    import_hint(&shared.imports)
+                } else if unreachable {
+                    " (a Rust plugin that panics ends this way)".into()
                 } else {
-                    ""
+                    String::new()
                 };
                 format!("{what} trapped{hint}: {}", trap.root_cause())
             }),
@@ -295,7 +312,9 @@ pub fn build(spec: &PluginSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operat
         deadline: Duration::from_millis(spec.deadline_ms.unwrap_or(DEFAULT_DEADLINE_MS)),
         memory_cap: usize::try_from(spec.memory_limit.map_or(DEFAULT_MEMORY_LIMIT, |b| b.0))
             .unwrap_or(usize::MAX),
+        imports: Vec::new(),
     };
+    shared.imports = imports(&shared.loaded.component, runtime);
     let name = shared.name();
     let configure_error = |message: String| {
         BuildError::Plugin(
@@ -603,13 +622,88 @@ pub(crate) fn accept(
     Ok(())
 }
 
-impl Stage for PluginInstance {
-    fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
+/// The share of a plugin's memory cap one call's inputs may take: the inputs, their copy in
+/// the plugin's memory and its output all live there during the call.
+const CALL_SHARE_OF_CAP: usize = 8;
+
+impl PluginInstance {
+    /// Output rows per call so that one call's inputs stay within [`CALL_SHARE_OF_CAP`] of the
+    /// memory cap (at least one). Classic mode hands a stage the whole stream at once; without
+    /// this, a plugin reading long rows would need its whole input in its memory.
+    fn rows_per_call(&self, call: &StageCall<'_>) -> usize {
+        let row_bytes: usize = call
+            .inputs
+            .iter()
+            .map(|v| v.row_len() * v.dtype().size())
+            .sum();
+        (self.shared.memory_cap / CALL_SHARE_OF_CAP / row_bytes.max(1))
+            .saturating_sub(self.shared.context)
+            .max(1)
+    }
+
+    /// Runs `one` over `call` in pieces of at most [`Self::rows_per_call`] output rows, each
+    /// with the context it declared, appending their rows to `out`. Stages are functions of
+    /// their rows and kernels carry their state across calls, so the pieces give the same
+    /// bits as one call.
+    fn in_pieces(
+        &mut self,
+        call: &StageCall<'_>,
+        out: &mut Tensor,
+        mut one: impl FnMut(&mut Self, &StageCall<'_>, &mut Tensor) -> Result<(), StageError>,
+    ) -> Result<(), StageError> {
+        let per_call = self.rows_per_call(call);
+        if call.rows <= per_call {
+            return one(self, call, out);
+        }
+        let layout = self.shared.output.layout.clone();
+        *out = Tensor::empty(&layout);
+        let mut piece = Tensor::empty(&layout);
+        let mut start = 0;
+        while start < call.rows {
+            let rows = per_call.min(call.rows - start);
+            let context = self.shared.context.min(call.context_rows + start);
+            let first = call.context_rows + start - context;
+            let inputs: Vec<_> = call
+                .inputs
+                .iter()
+                .map(|v| v.slice_rows(first..first + context + rows))
+                .collect();
+            let sub = StageCall {
+                t0: call.t0 + start as u64,
+                rows,
+                context_rows: context,
+                inputs: &inputs,
+            };
+            one(self, &sub, &mut piece)?;
+            out.extend_rows(&piece.view());
+            start += rows;
+        }
+        Ok(())
+    }
+
+    fn process_one(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let block = self.prepare(call)?;
         let tensor = self.run("process", |p, s, inputs, _| {
             p.sqrtspace_pipeline_stage().call_process(s, block, inputs)
         })?;
         self.accept(tensor, call.rows, out)
+    }
+
+    fn step_one(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
+        let block = self.prepare(call)?;
+        let (tensor, state) = self.run("step", |p, s, inputs, state| {
+            p.sqrtspace_pipeline_stage()
+                .call_step(s, block, inputs, state)
+        })?;
+        self.accept(tensor, call.rows, out)?;
+        self.state = state;
+        Ok(())
+    }
+}
+
+impl Stage for PluginInstance {
+    fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
+        self.in_pieces(call, out, Self::process_one)
     }
 }
 
@@ -624,14 +718,7 @@ impl Kernel for PluginInstance {
     }
 
     fn step(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
-        let block = self.prepare(call)?;
-        let (tensor, state) = self.run("step", |p, s, inputs, state| {
-            p.sqrtspace_pipeline_stage()
-                .call_step(s, block, inputs, state)
-        })?;
-        self.accept(tensor, call.rows, out)?;
-        self.state = state;
-        Ok(())
+        self.in_pieces(call, out, Self::step_one)
     }
 
     fn save_state(&self) -> Vec<u8> {
@@ -727,7 +814,11 @@ pub fn inspect(path: &Path) -> Result<PluginInfo, PluginError> {
             .call_describe(&mut store)
             .map_err(|e| PluginError::Invalid {
                 path: name.clone(),
-                message: format!("describe trapped: {e}"),
+                message: format!(
+                    "describe trapped{}: {}",
+                    import_hint(&info.imports),
+                    e.root_cause()
+                ),
             })?;
         info.name = described.name;
         info.version = described.version;
@@ -800,7 +891,22 @@ pub fn fuzz_output(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::compatible;
+    use super::{compatible, import_hint};
+
+    #[test]
+    fn a_trap_in_a_plugin_with_imports_says_what_it_imports() {
+        assert_eq!(import_hint(&[]), "");
+        let one = ["wasi:cli/stdout@0.2.6".to_string()];
+        assert_eq!(
+            import_hint(&one),
+            " (it imports wasi:cli/stdout@0.2.6, which the sandbox does not provide)"
+        );
+        let three = ["a".to_string(), "b".to_string(), "c".to_string()];
+        assert_eq!(
+            import_hint(&three),
+            " (it imports a and 2 more, which the sandbox does not provide)"
+        );
+    }
 
     #[test]
     fn versions_follow_semver_for_zero_major() {
