@@ -625,11 +625,15 @@ pub(crate) fn accept(
 /// The share of a plugin's memory cap one call's inputs may take: the inputs, their copy in
 /// the plugin's memory and its output all live there during the call.
 const CALL_SHARE_OF_CAP: usize = 8;
+/// Most output rows one call computes, so that the per-call deadline bounds a known amount of
+/// work (classic mode would otherwise make the whole stream one call).
+const MAX_ROWS_PER_CALL: usize = 4096;
 
 impl PluginInstance {
-    /// Output rows per call so that one call's inputs stay within [`CALL_SHARE_OF_CAP`] of the
-    /// memory cap (at least one). Classic mode hands a stage the whole stream at once; without
-    /// this, a plugin reading long rows would need its whole input in its memory.
+    /// Output rows per call: at most [`MAX_ROWS_PER_CALL`], and few enough that one call's
+    /// inputs stay within [`CALL_SHARE_OF_CAP`] of the memory cap (at least one). Classic mode
+    /// hands a stage the whole stream at once; without this, a plugin would need its whole
+    /// input in its memory and its deadline would have to cover the whole stream.
     fn rows_per_call(&self, call: &StageCall<'_>) -> usize {
         let row_bytes: usize = call
             .inputs
@@ -638,7 +642,7 @@ impl PluginInstance {
             .sum();
         (self.shared.memory_cap / CALL_SHARE_OF_CAP / row_bytes.max(1))
             .saturating_sub(self.shared.context)
-            .max(1)
+            .clamp(1, MAX_ROWS_PER_CALL)
     }
 
     /// Runs `one` over `call` in pieces of at most [`Self::rows_per_call`] output rows, each
