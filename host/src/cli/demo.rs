@@ -2,18 +2,17 @@
 //! the mode auto picks, each in its own process so each peak RSS is its own, checks the two
 //! outputs are the same bytes, and prints the report.
 
+use std::ffi::OsString;
 use std::path::Path;
-use std::process::Command;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use sqrtspace::generate::{AudioFormat, write_audio};
 use sqrtspace::metrics::{Report, format_secs};
 use sqrtspace::spec::ByteSize;
 
-/// The audio pipeline, built into the binary so the demo runs from any directory.
-const AUDIO_PIPELINE: &str = include_str!("../../../pipelines/audio.ron");
+use super::child::{self, AUDIO_PIPELINE, Outcome};
 
 #[derive(Debug, Args)]
 pub struct DemoCommand {
@@ -38,27 +37,21 @@ struct DemoAudio {
 }
 
 fn run_child(dir: &Path, mode: &str) -> anyhow::Result<Report> {
-    let exe = std::env::current_exe().context("cannot find the sqrtspace executable")?;
-    let output = dir.join(format!("{mode}.npy"));
-    let metrics = dir.join(format!("{mode}.json"));
-    let status = Command::new(exe)
-        .arg("run")
-        .arg(dir.join("audio.ron"))
-        .arg("--input")
-        .arg(dir.join("audio.wav"))
-        .arg("--output")
-        .arg(&output)
-        .arg("--mode")
-        .arg(mode)
-        .arg("--metrics-json")
-        .arg(&metrics)
-        .status()
-        .context("cannot start a child run")?;
-    if !status.success() {
-        bail!("the {mode} run failed ({status})");
+    let args: Vec<OsString> = vec![
+        dir.join("audio.ron").into(),
+        "--input".into(),
+        dir.join("audio.wav").into(),
+        "--output".into(),
+        dir.join(format!("{mode}.npy")).into(),
+        "--mode".into(),
+        mode.into(),
+    ];
+    let run = child::run(&args, &dir.join(format!("{mode}.json")), None)?;
+    match (run.outcome, run.report) {
+        (Outcome::Ok, Some(report)) => Ok(report),
+        (Outcome::Failed(message), _) => bail!("the {mode} run failed: {message}"),
+        (outcome, _) => bail!("the {mode} run failed: {outcome:?}"),
     }
-    let text = std::fs::read_to_string(&metrics)?;
-    serde_json::from_str(&text).with_context(|| format!("reading {}", metrics.display()))
 }
 
 impl DemoCommand {

@@ -5,6 +5,8 @@
 //! be loaded or failed while running (trap, deadline, memory cap, malformed output), 7 a
 //! checkpoint on disk could not be used (damaged, of another run, or not asked to resume).
 
+mod bench_cmd;
+mod child;
 mod demo;
 mod gen_cmd;
 mod plan_cmd;
@@ -41,6 +43,9 @@ enum Command {
     Demo(demo::DemoCommand),
     /// Inspect Wasm plugins.
     Plugin(plugin_cmd::PluginCommand),
+    /// The benchmark matrix: datasets sized against a memory budget × settings × modes, each
+    /// run in its own process; a CSV and plots.
+    Bench(bench_cmd::BenchCommand),
 }
 
 /// Exit status for an error, from the first typed error in its chain.
@@ -122,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::Gen(cmd) => cmd.execute(),
         Command::Demo(cmd) => cmd.execute(),
         Command::Plugin(cmd) => cmd.execute(),
+        Command::Bench(cmd) => cmd.execute(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

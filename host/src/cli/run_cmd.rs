@@ -57,6 +57,10 @@ pub struct RunCommand {
     /// Worker threads (default: every core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Memory the planner may assume is available, e.g. "1 GiB" (overrides the machine's and
+    /// the pipeline's `machine: (available_ram: ..)`).
+    #[arg(long)]
+    available_ram: Option<ByteSize>,
     /// Print the run report on stderr.
     #[arg(long)]
     report: bool,
@@ -118,6 +122,11 @@ impl RunCommand {
         }
         if let Some(workers) = self.workers {
             spec.max_workers = Some(workers);
+        }
+        if let Some(bytes) = self.available_ram {
+            spec.machine
+                .get_or_insert_with(Default::default)
+                .available_ram = Some(bytes);
         }
         if self.input.as_os_str() == "-" {
             if self.checkpoint_dir.is_some() {
