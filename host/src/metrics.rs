@@ -145,6 +145,62 @@ impl IoCounters {
     }
 }
 
+/// Last-level-cache read misses of this process, from the CPU's counters (`perf_event_open`),
+/// counted from [`LlcCounter::start`] in the calling thread and every thread started after it.
+#[derive(Debug)]
+pub struct LlcCounter(perf_event::Counter);
+
+/// What [`LlcCounter`] found: a count, or why there is none.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum LlcMisses {
+    /// Read misses counted.
+    Counted(u64),
+    /// No count, and why.
+    Unavailable(String),
+}
+
+impl LlcCounter {
+    /// Opens and enables the counter; the reason when the machine or the kernel does not allow it.
+    pub fn start() -> Result<LlcCounter, String> {
+        use perf_event::events::{Cache, CacheId, CacheOp, CacheResult};
+        let event = Cache {
+            which: CacheId::LL,
+            operation: CacheOp::READ,
+            result: CacheResult::MISS,
+        };
+        let mut counter = perf_event::Builder::new(event)
+            .inherit(true)
+            .build()
+            .map_err(|e| unavailable(&e))?;
+        counter.enable().map_err(|e| unavailable(&e))?;
+        Ok(LlcCounter(counter))
+    }
+
+    /// The misses so far.
+    pub fn read(&mut self) -> LlcMisses {
+        match self.0.read() {
+            Ok(n) => LlcMisses::Counted(n),
+            Err(e) => LlcMisses::Unavailable(unavailable(&e)),
+        }
+    }
+}
+
+/// Why the cache counter cannot be read, in words.
+fn unavailable(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) if code == nix::libc::ENOENT || code == nix::libc::EOPNOTSUPP => {
+            "this CPU (or virtual machine) exposes no last-level-cache counter".into()
+        }
+        Some(code) if code == nix::libc::EACCES || code == nix::libc::EPERM => {
+            let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "?".into());
+            format!("perf counters are not permitted (kernel.perf_event_paranoid = {paranoid})")
+        }
+        _ => format!("perf_event_open: {e}"),
+    }
+}
+
 /// Everything a run reports.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
@@ -193,6 +249,9 @@ pub struct Report {
     /// What keeping checkpoints on disk cost, for runs with `--checkpoint-dir`.
     #[serde(default)]
     pub persisted: Option<crate::exec::persist::PersistStats>,
+    /// Last-level-cache read misses over the whole command, or why they were not counted.
+    #[serde(default)]
+    pub llc_misses: Option<LlcMisses>,
 }
 
 /// Seconds, with a unit that keeps three significant digits.
@@ -253,6 +312,11 @@ impl fmt::Display for Report {
                 ByteSize(io.wchar)
             )?,
             None => writeln!(f, "   I/O: n/a (no /proc/self/io)")?,
+        }
+        match &self.llc_misses {
+            Some(LlcMisses::Counted(n)) => writeln!(f, "LLC misses: {n} (reads)")?,
+            Some(LlcMisses::Unavailable(why)) => writeln!(f, "LLC misses: n/a ({why})")?,
+            None => {}
         }
         if let Some(p) = self.persisted {
             writeln!(

@@ -9,7 +9,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use sqrtspace::generate::{AudioFormat, write_audio};
-use sqrtspace::metrics::{Report, format_secs};
+use sqrtspace::metrics::{LlcMisses, Report, format_secs};
 use sqrtspace::spec::ByteSize;
 
 use super::child::{self, AUDIO_PIPELINE, Outcome};
@@ -71,7 +71,10 @@ impl DemoCommand {
         std::fs::write(dir.join("audio.ron"), AUDIO_PIPELINE)?;
         let spec = sqrtspace::Spec::from_ron(AUDIO_PIPELINE, "audio.ron")?;
         let samples = (args.seconds * f64::from(spec.sample_rate)).round() as u64;
-        eprintln!("generating {} s of audio ...", args.seconds);
+        // A spinner on a terminal; nothing when stderr is a file or a pipe.
+        let progress = indicatif::ProgressBar::new_spinner();
+        progress.enable_steady_tick(std::time::Duration::from_millis(100));
+        progress.set_message(format!("generating {} s of audio", args.seconds));
         write_audio(
             &dir.join("audio.wav"),
             AudioFormat::Wav16,
@@ -79,9 +82,11 @@ impl DemoCommand {
             spec.sample_rate,
             1,
         )?;
-        eprintln!("running classic (the baseline) and auto, each in its own process ...");
+        progress.set_message("running classic mode (the baseline) in its own process");
         let classic = run_child(dir, "classic")?;
+        progress.set_message("running auto mode in its own process");
         let auto = run_child(dir, "auto")?;
+        progress.finish_and_clear();
         let identical =
             std::fs::read(dir.join("classic.npy"))? == std::fs::read(dir.join("auto.npy"))?;
         println!("{}", comparison(&auto, &classic, identical, args.seconds));
@@ -141,6 +146,10 @@ fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64)
         format_secs(baseline.wall_secs),
         ratio(chosen.wall_secs, baseline.wall_secs, "faster", "slower"),
     ]);
+    table.add_row(llc_row(
+        chosen.llc_misses.as_ref(),
+        baseline.llc_misses.as_ref(),
+    ));
     table.add_row([
         "windows".to_string(),
         chosen.run.windows_out.to_string(),
@@ -152,7 +161,6 @@ fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64)
          Mode: {} ({})\n\
          Window: {}   k: {}   Block: {}   LRU: {}   Workers: {}\n\
          {table}\n\
-         LLC misses: n/a (perf counters are not read yet)\n\
          Outputs: {}",
         chosen.run.windows_out,
         chosen.window,
@@ -172,9 +180,47 @@ fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64)
     )
 }
 
+/// The last-level-cache row: both counts and their ratio, or "n/a" and why.
+fn llc_row(chosen: Option<&LlcMisses>, baseline: Option<&LlcMisses>) -> [String; 4] {
+    let cell = |m: Option<&LlcMisses>| match m {
+        Some(LlcMisses::Counted(n)) => n.to_string(),
+        _ => "n/a".into(),
+    };
+    let comparison = match (chosen, baseline) {
+        (Some(LlcMisses::Counted(a)), Some(LlcMisses::Counted(b))) => {
+            ratio(*a as f64, *b as f64, "fewer", "more")
+        }
+        (Some(LlcMisses::Unavailable(why)), _) | (_, Some(LlcMisses::Unavailable(why))) => {
+            why.clone()
+        }
+        _ => "not measured".into(),
+    };
+    [
+        "LLC misses".to_string(),
+        cell(chosen),
+        cell(baseline),
+        comparison,
+    ]
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ratio;
+    use super::{LlcMisses, llc_row, ratio};
+
+    #[test]
+    fn the_cache_row_compares_counts_or_says_why_not() {
+        let counted = |n| Some(LlcMisses::Counted(n));
+        assert_eq!(
+            llc_row(counted(1_000).as_ref(), counted(50_000).as_ref()),
+            ["LLC misses", "1000", "50000", "50.0x fewer"]
+        );
+        let none = Some(LlcMisses::Unavailable("no counter here".into()));
+        assert_eq!(
+            llc_row(none.as_ref(), none.as_ref()),
+            ["LLC misses", "n/a", "n/a", "no counter here"]
+        );
+        assert_eq!(llc_row(None, None)[3], "not measured");
+    }
 
     #[test]
     fn ratios_read_as_how_many_times() {

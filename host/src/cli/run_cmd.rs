@@ -12,7 +12,7 @@ use sqrtspace::io::{
     FileSink, Framer, InputFormat, OutputFormat, RawF32Source, SampleSource, Sink, StreamSink,
     WavSource, open_source,
 };
-use sqrtspace::metrics::{IoCounters, Report, Resident, Usage};
+use sqrtspace::metrics::{IoCounters, LlcCounter, LlcMisses, Report, Resident, Usage};
 use sqrtspace::spec::ByteSize;
 use sqrtspace::{ExecError, Mode, Plan, Session, Spec, run};
 
@@ -80,6 +80,9 @@ pub struct RunCommand {
     /// more often than this).
     #[arg(long, default_value_t = 1.0, requires = "checkpoint_dir")]
     checkpoint_secs: f64,
+    /// The last-level-cache miss counter, from the start of the command.
+    #[arg(skip)]
+    llc: Option<std::sync::Mutex<Result<LlcCounter, String>>>,
 }
 
 enum Output {
@@ -102,8 +105,10 @@ impl Sink for Discard {
 }
 
 impl RunCommand {
-    pub fn execute(self) -> anyhow::Result<()> {
+    pub fn execute(mut self) -> anyhow::Result<()> {
         let started = Instant::now();
+        // Before any worker thread starts, so that the count covers them all.
+        self.llc = Some(std::sync::Mutex::new(LlcCounter::start()));
         let mut spec = Spec::from_file(&self.pipeline)?;
         if let Some(mode) = self.mode {
             spec.mode = mode;
@@ -441,6 +446,13 @@ impl RunCommand {
             resident_at_end: Resident::now(),
             persisted,
             run: stats,
+            llc_misses: self.llc.as_ref().map(|llc| match llc.lock() {
+                Ok(mut guard) => match &mut *guard {
+                    Ok(counter) => counter.read(),
+                    Err(why) => LlcMisses::Unavailable(why.clone()),
+                },
+                Err(_) => LlcMisses::Unavailable("the counter's lock was poisoned".into()),
+            }),
         };
         if self.report {
             eprintln!("{report}");
