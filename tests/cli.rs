@@ -531,3 +531,54 @@ fn bench_quick_writes_a_csv_and_plots_and_records_runs_over_budget() {
             .starts_with(b"\x89PNG")
     );
 }
+
+#[test]
+fn gen_logs_writes_the_lines_and_their_incidents_and_the_line_reader_counts_the_damage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    ok(&[
+        "gen",
+        "logs",
+        "--lines",
+        "250000",
+        "--seed",
+        "3",
+        "--out",
+        &log.to_string_lossy(),
+    ]);
+    let truth = std::fs::read_to_string(dir.path().join("access.log.incidents.jsonl"))
+        .expect("ground truth");
+    let incidents: Vec<serde_json::Value> = truth
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(incidents.len(), 3, "{truth}");
+    assert_eq!(incidents[0]["kind"], "error-burst");
+    assert_eq!(incidents[1]["kind"], "latency-spike");
+    assert_eq!(incidents[0]["first"], 50_000);
+    assert_eq!(incidents[0]["end"], 52_500);
+    // Only the two files: the temporary ones were renamed into place.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 2);
+
+    let mut source = sqrtspace::io::LineSource::open(&log).expect("opens");
+    let mut lines = Vec::new();
+    while source.read_lines(&mut lines, 10_000).expect("reads") > 0 {
+        lines.clear();
+    }
+    let stats = source.stats();
+    assert_eq!(stats.lines, 250_000);
+    assert!(stats.invalid_utf8 > 0, "{stats:?}");
+    // The same seed gives the same file.
+    let again = dir.path().join("again.log");
+    ok(&[
+        "gen",
+        "logs",
+        "--lines",
+        "250000",
+        "--seed",
+        "3",
+        "--out",
+        &again.to_string_lossy(),
+    ]);
+    assert!(std::fs::read(&log).expect("log") == std::fs::read(&again).expect("again"));
+}

@@ -12,6 +12,8 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 
 use crate::io::{OutputError, parent_dir};
 
+pub mod logs;
+
 /// Streams synthetic audio.
 #[derive(Debug)]
 pub struct AudioGenerator {

@@ -1,9 +1,11 @@
-//! `sqrtspace gen audio`: deterministic synthetic audio of any length, streamed to a file.
+//! `sqrtspace gen audio|logs`: deterministic synthetic audio or access logs of any length,
+//! streamed to a file.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use sqrtspace::generate::logs::write_logs;
 use sqrtspace::generate::{AudioFormat, write_audio, write_raw_f32};
 
 #[derive(Debug, Args)]
@@ -16,6 +18,25 @@ pub struct GenCommand {
 enum Generate {
     /// Tones, a repeating chirp and seeded noise.
     Audio(GenAudio),
+    /// Web-server access logs (nginx "combined" plus the request time) with error bursts and
+    /// latency spikes at known line ranges, written beside them as ground truth.
+    Logs(GenLogs),
+}
+
+#[derive(Debug, Args)]
+struct GenLogs {
+    /// Number of lines.
+    #[arg(long, default_value_t = 1_000_000)]
+    lines: u64,
+    /// Seed of the traffic.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The log file to write.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Where the incidents go, one JSON object per line (default: OUT.incidents.jsonl).
+    #[arg(long)]
+    incidents: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -39,7 +60,10 @@ struct GenAudio {
 
 impl GenCommand {
     pub fn execute(self) -> anyhow::Result<()> {
-        let Generate::Audio(args) = self.what;
+        let args = match self.what {
+            Generate::Audio(args) => args,
+            Generate::Logs(args) => return args.execute(),
+        };
         anyhow::ensure!(
             args.seconds.is_finite() && args.seconds >= 0.0,
             "--seconds must be a non-negative number, got {}",
@@ -67,6 +91,25 @@ impl GenCommand {
                 )
             })?;
         write_audio(&args.out, format, samples, args.sample_rate, args.seed)?;
+        Ok(())
+    }
+}
+
+impl GenLogs {
+    fn execute(self) -> anyhow::Result<()> {
+        let truth = self.incidents.clone().unwrap_or_else(|| {
+            let mut name = self.out.clone().into_os_string();
+            name.push(".incidents.jsonl");
+            PathBuf::from(name)
+        });
+        let incidents = write_logs(&self.out, &truth, self.lines, self.seed)?;
+        eprintln!(
+            "wrote {} lines to {} and {} incidents to {}",
+            self.lines,
+            self.out.display(),
+            incidents.len(),
+            truth.display()
+        );
         Ok(())
     }
 }
