@@ -20,7 +20,7 @@ use std::path::Path;
 use ron::extensions::Extensions;
 use serde::{Deserialize, Serialize};
 
-use crate::stage::builtin::{bandpass, iir, mlp, rolling_mean, window_fft};
+use crate::stage::builtin::{bandpass, iir, mlp, patches, rolling_mean, window_fft};
 
 /// The name inputs use for the framed input signal.
 pub const INPUT: &str = "input";
@@ -110,6 +110,8 @@ pub enum OpSpec {
     Filtfilt(FiltfiltParams),
     /// Mean over the last rows (declares context).
     RollingMean(rolling_mean::Params),
+    /// The last rows stacked into one (declares context).
+    Patches(patches::Params),
     /// Join rows of several inputs.
     Concat,
     /// A stage or kernel in a Wasm component.
@@ -128,6 +130,7 @@ impl OpSpec {
             OpSpec::Iir(_) => "Iir",
             OpSpec::Filtfilt(_) => "Filtfilt",
             OpSpec::RollingMean(_) => "RollingMean",
+            OpSpec::Patches(_) => "Patches",
             OpSpec::Concat => "Concat",
             OpSpec::Plugin(_) => "Plugin",
         }

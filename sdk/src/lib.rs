@@ -297,6 +297,22 @@ macro_rules! output {
             }
         }
 
+        /// Rows of any shape: the first axis is the rows, the others the shape of one row.
+        impl Output for ndarray::ArrayD<$ty> {
+            fn into_tensor(self) -> wit::Tensor {
+                let shape = self.shape().iter().map(|&d| d as u32).collect();
+                let values = if self.is_standard_layout() {
+                    self.into_raw_vec_and_offset().0
+                } else {
+                    self.iter().copied().collect()
+                };
+                wit::Tensor {
+                    shape,
+                    data: wit::Data::$variant(values),
+                }
+            }
+        }
+
         /// One value per row.
         impl Output for Array1<$ty> {
             fn into_tensor(self) -> wit::Tensor {

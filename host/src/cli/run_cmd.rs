@@ -9,8 +9,8 @@ use sqrtspace::exec::WindowRange;
 use sqrtspace::exec::persist::{CheckpointDir, Identity, InputIdentity, PersistStats};
 use sqrtspace::exec::run_persisted;
 use sqrtspace::io::{
-    FileSink, Framer, InputFormat, OutputFormat, RawF32Source, SampleSource, Sink, StreamSink,
-    WavSource, open_source,
+    FileSink, Framer, InputFormat, OutputFormat, RawF32Source, SampleSource, ShardSink, Sink,
+    StreamSink, WavSource, open_source,
 };
 use sqrtspace::metrics::{IoCounters, LlcCounter, LlcMisses, Report, Resident, Usage};
 use sqrtspace::spec::ByteSize;
@@ -36,6 +36,13 @@ pub struct RunCommand {
     /// Output format (default: from the extension).
     #[arg(long, value_enum)]
     output_format: Option<OutputFormat>,
+    /// Write the target's rows as numbered `.npy` shards in this directory instead
+    /// (`shard-00000.npy`, …, each complete before it gets its name).
+    #[arg(long, conflicts_with_all = ["output", "checkpoint_dir"], requires = "shard_windows")]
+    output_shards: Option<PathBuf>,
+    /// Rows (windows) per shard.
+    #[arg(long, requires = "output_shards")]
+    shard_windows: Option<u64>,
     /// Executor: auto, classic or sqrt (overrides the pipeline).
     #[arg(long)]
     mode: Option<Mode>,
@@ -87,6 +94,7 @@ pub struct RunCommand {
 
 enum Output {
     File(FileSink),
+    Shards(ShardSink),
     Stdout(StreamSink<std::io::BufWriter<std::io::StdoutLock<'static>>>),
     Discard,
 }
@@ -167,7 +175,8 @@ impl RunCommand {
             return self.run_with_checkpoints(dir, &mut plan, &mut framer, range, &layout, started);
         }
         let running = || format!("running {}", self.pipeline.display());
-        let stats = match self.output_sink(&layout)? {
+        let rows = framer.total_windows().map(|total| range.rows_of(total));
+        let stats = match self.output_sink(&layout, rows)? {
             Output::File(mut sink) => {
                 let stats = run(&plan, &mut framer, range, &mut sink).with_context(running)?;
                 sink.finish()?;
@@ -175,6 +184,11 @@ impl RunCommand {
             }
             Output::Stdout(mut sink) => {
                 run(&plan, &mut framer, range, &mut sink).with_context(running)?
+            }
+            Output::Shards(mut sink) => {
+                let stats = run(&plan, &mut framer, range, &mut sink).with_context(running)?;
+                sink.finish()?;
+                stats
             }
             Output::Discard => {
                 run(&plan, &mut framer, range, &mut Discard).with_context(running)?
@@ -258,13 +272,7 @@ impl RunCommand {
             ),
             (None, false) => {}
         }
-        let rows = framer.total_windows().map(|total| {
-            range
-                .end
-                .unwrap_or(total)
-                .min(total)
-                .saturating_sub(range.start)
-        });
+        let rows = framer.total_windows().map(|total| range.rows_of(total));
         let mut sink = FileSink::resumable(
             path,
             format,
@@ -310,7 +318,19 @@ impl RunCommand {
     }
 
     /// Where the rows go: a file committed at the end, stdout as they come, or nowhere.
-    fn output_sink(&self, layout: &sqrtspace::tensor::Layout) -> anyhow::Result<Output> {
+    fn output_sink(
+        &self,
+        layout: &sqrtspace::tensor::Layout,
+        rows: Option<u64>,
+    ) -> anyhow::Result<Output> {
+        if let (Some(dir), Some(per_shard)) = (&self.output_shards, self.shard_windows) {
+            let Some(rows) = rows else {
+                anyhow::bail!("--output-shards needs an input file of known length, not a stream");
+            };
+            return Ok(Output::Shards(ShardSink::create(
+                dir, per_shard, layout, rows,
+            )?));
+        }
         let Some(path) = &self.output else {
             return Ok(Output::Discard);
         };
@@ -362,7 +382,7 @@ impl RunCommand {
         let layout = plan.target_node().port.layout.clone();
         let range = self.range.unwrap_or_default();
         let end = range.end.unwrap_or(u64::MAX);
-        let mut output = self.output_sink(&layout)?;
+        let mut output = self.output_sink(&layout, None)?;
         let mut session = Session::new(&plan)?;
         let mut chunk = Vec::with_capacity(session.capacity());
         let (mut written, mut samples) = (0u64, 0u64);
@@ -374,6 +394,7 @@ impl RunCommand {
                 match &mut output {
                     Output::File(sink) => sink.write(lo, &rows)?,
                     Output::Stdout(sink) => sink.write(lo, &rows)?,
+                    Output::Shards(sink) => sink.write(lo, &rows)?,
                     Output::Discard => {}
                 }
                 written += hi - lo;

@@ -50,6 +50,14 @@ impl WindowRange {
             end: Some(end),
         }
     }
+
+    /// How many windows of an input of `total` windows the range covers.
+    pub fn rows_of(&self, total: u64) -> u64 {
+        self.end
+            .unwrap_or(total)
+            .min(total)
+            .saturating_sub(self.start)
+    }
 }
 
 impl std::str::FromStr for WindowRange {

@@ -7,6 +7,7 @@ mod frames;
 mod lines;
 mod npy;
 mod raw;
+mod shards;
 mod sink;
 mod wav;
 
@@ -17,6 +18,7 @@ pub use framer::Framer;
 pub use lines::{DEFAULT_MAX_LINE, LineSource, LineStats};
 pub use npy::NpySource;
 pub use raw::RawF32Source;
+pub use shards::{ShardSink, is_shard, shard_name};
 pub use sink::{Committed, FileSink, MemorySink, OutputError, OutputFormat, Sink, StreamSink};
 pub use wav::WavSource;
 

@@ -121,11 +121,44 @@ enum Writer {
         out: BufWriter<File>,
         rows: u64,
     },
+    /// `.npy` of rows with more than one dimension, of a length found out while writing: a
+    /// header sized for any length goes first, and is rewritten with the length at the end.
+    NpyNd {
+        out: BufWriter<File>,
+        header_len: usize,
+        row_shape: Vec<u64>,
+        dtype: DType,
+    },
     Text {
         out: BufWriter<File>,
         csv: bool,
     },
 }
+
+/// A format 1.0 `.npy` header for C-ordered `shape` of `dtype`, padded with spaces to at
+/// least `min_len` bytes and to a multiple of 64.
+fn npy_header(dtype: DType, shape: &[u64], min_len: usize) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
+    let dims = match dims.as_slice() {
+        [one] => format!("{one},"),
+        _ => dims.join(", "),
+    };
+    let dict = format!(
+        "{{'descr': {}, 'fortran_order': False, 'shape': ({dims}), }}",
+        npy_dtype(dtype).descr()
+    );
+    let len = (10 + dict.len() + 1).max(min_len).next_multiple_of(64);
+    let mut header = b"\x93NUMPY\x01\x00".to_vec();
+    // Dictionaries of this form are far shorter than 64 KiB.
+    header.extend(u16::try_from(len - 10).unwrap_or(u16::MAX).to_le_bytes());
+    header.extend(dict.as_bytes());
+    header.resize(len - 1, b' ');
+    header.push(b'\n');
+    header
+}
+
+/// The placeholder row count of an [`Writer::NpyNd`] header: as many digits as any count.
+const NPY_ND_PLACEHOLDER: u64 = 10_000_000_000_000_000_000;
 
 /// Where the rows go until the output is complete.
 enum Partial {
@@ -196,6 +229,20 @@ impl FileSink {
         let (file, temp) = temp.into_parts();
         let out = BufWriter::with_capacity(1 << 16, file);
         let writer = match format {
+            OutputFormat::Npy if layout.row_shape.len() > 1 => {
+                let row_shape: Vec<u64> = layout.row_shape.iter().map(|&d| d as u64).collect();
+                let mut shape = vec![NPY_ND_PLACEHOLDER];
+                shape.extend(&row_shape);
+                let header = npy_header(layout.dtype, &shape, 0);
+                let mut out = out;
+                out.write_all(&header).map_err(create_error)?;
+                Writer::NpyNd {
+                    out,
+                    header_len: header.len(),
+                    row_shape,
+                    dtype: layout.dtype,
+                }
+            }
             OutputFormat::Npy => {
                 let (rank1, len) = npy_rows(path, layout)?;
                 let npy = match layout.dtype {
@@ -339,6 +386,20 @@ impl FileSink {
                 }
                 out.into_inner().map_err(|e| write_error(e.into_error()))?
             }
+            Writer::NpyNd {
+                out,
+                header_len,
+                row_shape,
+                dtype,
+            } => {
+                let mut file = out.into_inner().map_err(|e| write_error(e.into_error()))?;
+                let mut shape = vec![self.rows];
+                shape.extend(row_shape);
+                file.seek(SeekFrom::Start(0)).map_err(write_error)?;
+                file.write_all(&npy_header(dtype, &shape, header_len))
+                    .map_err(write_error)?;
+                file
+            }
             Writer::Text { out, .. } => {
                 out.into_inner().map_err(|e| write_error(e.into_error()))?
             }
@@ -404,7 +465,7 @@ fn npy_rows(path: &Path, layout: &Layout) -> Result<(bool, usize), OutputError> 
     Ok((layout.row_shape.is_empty(), layout.row_len()))
 }
 
-fn npy_dtype(dtype: DType) -> npyz::DType {
+pub(crate) fn npy_dtype(dtype: DType) -> npyz::DType {
     use npyz::AutoSerialize;
     match dtype {
         DType::F32 => f32::default_dtype(),
@@ -554,7 +615,9 @@ impl Sink for FileSink {
             Writer::Npy(NpyAny::C32(w)) => push_npy(w, view),
             Writer::Npy(NpyAny::I32(w)) => push_npy(w, view),
             Writer::Npy(NpyAny::U8(w)) => push_npy(w, view),
-            Writer::NpyFixed { out, .. } => out.write_all(&view.to_le_bytes()),
+            Writer::NpyFixed { out, .. } | Writer::NpyNd { out, .. } => {
+                out.write_all(&view.to_le_bytes())
+            }
             Writer::Text { out, csv } => write_text_any(out, *csv, t0, view),
         };
         result.map_err(|source| OutputError::Write {
@@ -569,7 +632,7 @@ impl Sink for FileSink {
         let out = match &mut self.writer {
             Writer::NpyFixed { out, .. } | Writer::Text { out, .. } => out,
             // Its header is patched at the end: nothing to resume into.
-            Writer::Npy(_) => return Ok(None),
+            Writer::Npy(_) | Writer::NpyNd { .. } => return Ok(None),
         };
         let result = out.flush().and_then(|()| {
             let file = out.get_mut();
@@ -718,6 +781,30 @@ mod tests {
 
     fn layout(dtype: DType, width: usize) -> Layout {
         Layout::new(dtype, vec![width])
+    }
+
+    #[test]
+    fn npy_rows_of_several_dimensions_keep_their_shape() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("patches.npy");
+        let layout = Layout::new(DType::F32, vec![2, 3]);
+        let mut sink = FileSink::create(&path, OutputFormat::Npy, &layout).expect("creates");
+        let values: Vec<f32> = (0..42).map(|v| v as f32 * 0.5).collect();
+        let rows = Tensor::new(7, vec![2, 3], values.clone()).expect("valid");
+        sink.write(0, &rows.slice_rows(0..4)).expect("writes");
+        sink.write(4, &rows.slice_rows(4..7)).expect("writes");
+        assert_eq!(sink.finish().expect("commits"), 7);
+        let bytes = std::fs::read(&path).expect("read");
+        assert_eq!(
+            bytes.len() % 64,
+            42 * 4 % 64,
+            "the header is a multiple of 64 bytes"
+        );
+        let npy = npyz::NpyFile::new(&bytes[..]).expect("npy");
+        assert_eq!(npy.shape(), &[7, 2, 3]);
+        assert_eq!(npy.into_vec::<f32>().expect("values"), values);
+        // The header numpy would write for the same array parses the same way.
+        assert_eq!(&npy_header(DType::F32, &[7, 2, 3], 0)[..10], &bytes[..10]);
     }
 
     #[test]

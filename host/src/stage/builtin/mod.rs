@@ -5,6 +5,7 @@ pub mod concat;
 pub mod iir;
 pub mod magnitude;
 pub mod mlp;
+pub mod patches;
 pub mod rolling_mean;
 pub mod spectral_features;
 pub mod window_fft;
@@ -24,6 +25,7 @@ pub fn build(op: &OpSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator>, B
         OpSpec::Mlp(params) => mlp::build(params, ctx),
         OpSpec::Iir(params) => iir::build(params, ctx),
         OpSpec::RollingMean(params) => rolling_mean::build(params, ctx),
+        OpSpec::Patches(params) => patches::build(params, ctx),
         OpSpec::Concat => concat::build(ctx),
         OpSpec::Plugin(spec) => crate::plugin::build(spec, ctx),
         OpSpec::Filtfilt(_) => Err(BuildError::Param(
