@@ -221,10 +221,13 @@ fn plan_prints_every_setting_with_its_reason() {
 
 #[test]
 fn demo_reports_identical_outputs() {
-    let out = ok(&["demo", "audio", "--seconds", "5"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Outputs: bit-identical"), "{text}");
-    assert!(text.contains("peak RSS"), "{text}");
+    for demo in ["audio", "ml"] {
+        let out = ok(&["demo", demo, "--seconds", "5"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Outputs: bit-identical"), "{text}");
+        assert!(text.contains("peak RSS"), "{text}");
+        assert!(text.contains("LLC misses"), "{text}");
+    }
 }
 
 /// Runs the CLI with `stdin` as its standard input.

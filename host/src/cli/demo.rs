@@ -1,4 +1,4 @@
-//! `sqrtspace demo audio`: generates audio, runs the audio pipeline in classic mode and in
+//! `sqrtspace demo audio|ml`: generates audio, runs the pipeline in classic mode and in
 //! the mode auto picks, each in its own process so each peak RSS is its own, checks the two
 //! outputs are the same bytes, and prints the report.
 
@@ -24,6 +24,9 @@ pub struct DemoCommand {
 enum Demo {
     /// The audio pipeline: FFT, band-pass, features, a smoothing IIR kernel, a classifier.
     Audio(DemoAudio),
+    /// The ML preprocessing pipeline: log-mel bands, patches, seeded masking,
+    /// standardization.
+    Ml(DemoAudio),
 }
 
 #[derive(Debug, Args)]
@@ -36,9 +39,12 @@ struct DemoAudio {
     keep: Option<std::path::PathBuf>,
 }
 
+/// The ML preprocessing pipeline, built into the binary like the audio one.
+const ML_PIPELINE: &str = include_str!("../../../pipelines/ml-preproc.ron");
+
 fn run_child(dir: &Path, mode: &str) -> anyhow::Result<Report> {
     let args: Vec<OsString> = vec![
-        dir.join("audio.ron").into(),
+        dir.join("pipeline.ron").into(),
         "--input".into(),
         dir.join("audio.wav").into(),
         "--output".into(),
@@ -56,7 +62,10 @@ fn run_child(dir: &Path, mode: &str) -> anyhow::Result<Report> {
 
 impl DemoCommand {
     pub fn execute(self) -> anyhow::Result<()> {
-        let Demo::Audio(args) = self.what;
+        let (name, pipeline, args) = match self.what {
+            Demo::Audio(args) => ("Audio", AUDIO_PIPELINE, args),
+            Demo::Ml(args) => ("ML preprocessing", ML_PIPELINE, args),
+        };
         let temp;
         let dir = match &args.keep {
             Some(dir) => {
@@ -68,8 +77,8 @@ impl DemoCommand {
                 temp.path()
             }
         };
-        std::fs::write(dir.join("audio.ron"), AUDIO_PIPELINE)?;
-        let spec = sqrtspace::Spec::from_ron(AUDIO_PIPELINE, "audio.ron")?;
+        std::fs::write(dir.join("pipeline.ron"), pipeline)?;
+        let spec = sqrtspace::Spec::from_ron(pipeline, "pipeline.ron")?;
         let samples = (args.seconds * f64::from(spec.sample_rate)).round() as u64;
         // A spinner on a terminal; nothing when stderr is a file or a pipe.
         let progress = indicatif::ProgressBar::new_spinner();
@@ -89,7 +98,10 @@ impl DemoCommand {
         progress.finish_and_clear();
         let identical =
             std::fs::read(dir.join("classic.npy"))? == std::fs::read(dir.join("auto.npy"))?;
-        println!("{}", comparison(&auto, &classic, identical, args.seconds));
+        println!(
+            "{}",
+            comparison(name, &auto, &classic, identical, args.seconds)
+        );
         if !identical {
             bail!("the outputs differ");
         }
@@ -107,7 +119,13 @@ fn ratio(chosen: f64, baseline: f64, less: &str, more: &str) -> String {
     }
 }
 
-fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64) -> String {
+fn comparison(
+    name: &str,
+    chosen: &Report,
+    baseline: &Report,
+    identical: bool,
+    seconds: f64,
+) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header([
@@ -157,7 +175,7 @@ fn comparison(chosen: &Report, baseline: &Report, identical: bool, seconds: f64)
         String::new(),
     ]);
     format!(
-        "Audio demo: {seconds} s at {} windows of {} samples, hop {}\n\
+        "{name} demo: {seconds} s of audio, {} windows of {} samples, hop {}\n\
          Mode: {} ({})\n\
          Window: {}   k: {}   Block: {}   LRU: {}   Workers: {}\n\
          {table}\n\
