@@ -10,7 +10,7 @@ use std::path::Path;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
-use crate::io::{OutputError, parent_dir};
+use crate::io::{OutputError, output_temp, parent_dir};
 
 pub mod logs;
 
@@ -130,14 +130,12 @@ pub fn write_audio(
     seed: u64,
 ) -> Result<(), OutputError> {
     let name = path.display().to_string();
-    let temp = tempfile::Builder::new()
-        .prefix(".gen.")
-        .suffix(".partial")
-        .tempfile_in(parent_dir(path))
-        .map_err(|source| OutputError::Create {
+    let temp = output_temp(".gen.", ".partial", &parent_dir(path)).map_err(|source| {
+        OutputError::Create {
             path: name.clone(),
             source,
-        })?;
+        }
+    })?;
     let write_error = |source: std::io::Error| OutputError::Write {
         path: name.clone(),
         source,

@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::io::{OutputError, parent_dir};
+use crate::io::{OutputError, output_temp, parent_dir};
 
 /// What went wrong in an incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,14 +254,12 @@ fn write_atomically(
     fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), OutputError> {
     let name = path.display().to_string();
-    let temp = tempfile::Builder::new()
-        .prefix(".gen.")
-        .suffix(".partial")
-        .tempfile_in(parent_dir(path))
-        .map_err(|source| OutputError::Create {
+    let temp = output_temp(".gen.", ".partial", &parent_dir(path)).map_err(|source| {
+        OutputError::Create {
             path: name.clone(),
             source,
-        })?;
+        }
+    })?;
     let write_error = |source: std::io::Error| OutputError::Write {
         path: name.clone(),
         source,

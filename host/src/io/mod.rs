@@ -202,6 +202,23 @@ impl SampleSource for MemorySource {
 /// Makes a rename or a new file in a directory durable.
 pub(crate) use sink::sync_dir;
 
+/// A temporary file in `dir` that will become an output: created with the permissions any new
+/// file gets (0666 less the umask), not tempfile's private 0600, since it is renamed into place.
+pub(crate) fn output_temp(
+    prefix: &str,
+    suffix: &str,
+    dir: &Path,
+) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
 /// The directory a file will be created in ("." for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {

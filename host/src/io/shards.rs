@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use npyz::WriterBuilder;
 use tempfile::NamedTempFile;
 
+use super::output_temp;
 use super::sink::{OutputError, Sink, npy_dtype, sync_dir};
 use crate::tensor::{Layout, TensorView};
 
@@ -88,14 +89,12 @@ impl ShardSink {
     /// Starts the next shard: a temporary file with the header for its row count.
     fn open(&mut self) -> Result<(), OutputError> {
         let rows = self.per_shard.min(self.total - self.written);
-        let temp = tempfile::Builder::new()
-            .prefix(".shard-")
-            .suffix(".partial")
-            .tempfile_in(&self.dir)
-            .map_err(|source| OutputError::Create {
+        let temp = output_temp(".shard-", ".partial", &self.dir).map_err(|source| {
+            OutputError::Create {
                 path: self.dir.display().to_string(),
                 source,
-            })?;
+            }
+        })?;
         let mut out = BufWriter::with_capacity(1 << 16, temp);
         let mut shape = vec![rows];
         shape.extend(self.layout.row_shape.iter().map(|&d| d as u64));

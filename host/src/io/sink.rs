@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use npyz::{NpyWriter, WriterBuilder};
 use tempfile::TempPath;
 
-use super::parent_dir;
+use super::{output_temp, parent_dir};
 use crate::tensor::{Complex32, DType, Element, Layout, Tensor, TensorView};
 
 /// Receives a run's output, one block of rows at a time, in window order.
@@ -221,11 +221,12 @@ impl FileSink {
             path: name.clone(),
             source,
         };
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", file_name(path)))
-            .suffix(".partial")
-            .tempfile_in(parent_dir(path))
-            .map_err(|e| cannot_create(path, e))?;
+        let temp = output_temp(
+            &format!(".{}.", file_name(path)),
+            ".partial",
+            &parent_dir(path),
+        )
+        .map_err(|e| cannot_create(path, e))?;
         let (file, temp) = temp.into_parts();
         let out = BufWriter::with_capacity(1 << 16, file);
         let writer = match format {
@@ -781,6 +782,21 @@ mod tests {
 
     fn layout(dtype: DType, width: usize) -> Layout {
         Layout::new(dtype, vec![width])
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_output_gets_the_permissions_of_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.csv");
+        let sink =
+            FileSink::create(&path, OutputFormat::Csv, &layout(DType::F32, 1)).expect("creates");
+        sink.finish().expect("commits");
+        let plain = dir.path().join("plain");
+        File::create(&plain).expect("creates");
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), mode(&plain), "not tempfile's private 0600");
     }
 
     #[test]
