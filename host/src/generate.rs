@@ -120,14 +120,11 @@ pub fn write_raw_f32(
     Ok(())
 }
 
-/// Writes `samples` samples of synthetic audio to `path`, via a temporary file renamed into
-/// place at the end.
-pub fn write_audio(
+/// Writes a generated file: `fill` writes through a buffer into a temporary file beside
+/// `path`, which is flushed, synced and renamed into place; after an error nothing is left.
+pub(crate) fn write_atomically(
     path: &Path,
-    format: AudioFormat,
-    samples: u64,
-    sample_rate: u32,
-    seed: u64,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), OutputError> {
     let name = path.display().to_string();
     let temp = output_temp(".gen.", ".partial", &parent_dir(path)).map_err(|source| {
@@ -140,67 +137,86 @@ pub fn write_audio(
         path: name.clone(),
         source,
     };
-    let mut generator = AudioGenerator::new(sample_rate, seed);
-    let mut buf = vec![0.0f32; CHUNK];
-    let mut left = samples;
-    match format {
-        AudioFormat::RawF32 => {
-            let mut out = std::io::BufWriter::new(temp.as_file());
-            write_raw_f32(&mut out, samples, sample_rate, seed).map_err(write_error)?;
-            out.flush().map_err(write_error)?;
-        }
-        AudioFormat::Wav16 | AudioFormat::WavF32 => {
-            let float = format == AudioFormat::WavF32;
-            let bytes_per_sample = if float { 4 } else { 2 };
-            if samples * bytes_per_sample > u64::from(u32::MAX) - 64 {
-                return Err(OutputError::Unsupported {
-                    path: name,
-                    message: format!(
-                        "{samples} samples do not fit in a WAV file (4 GiB at most); write raw-f32 instead"
-                    ),
-                });
-            }
-            let spec = hound::WavSpec {
-                channels: 1,
-                sample_rate,
-                bits_per_sample: if float { 32 } else { 16 },
-                sample_format: if float {
-                    hound::SampleFormat::Float
-                } else {
-                    hound::SampleFormat::Int
-                },
-            };
-            let hound_error = |e: hound::Error| match e {
-                hound::Error::IoError(source) => write_error(source),
-                other => write_error(std::io::Error::other(other.to_string())),
-            };
-            let mut writer = hound::WavWriter::new(std::io::BufWriter::new(temp.as_file()), spec)
-                .map_err(hound_error)?;
-            while left > 0 {
-                let n = left.min(CHUNK as u64) as usize;
-                generator.fill(&mut buf[..n]);
-                if float {
-                    for &v in &buf[..n] {
-                        writer.write_sample(v).map_err(hound_error)?;
-                    }
-                } else {
-                    // n <= CHUNK, which fits in u32.
-                    let mut block = writer.get_i16_writer(n as u32);
-                    for &v in &buf[..n] {
-                        block.write_sample(
-                            (f64::from(v) * 32767.0).round().clamp(-32768.0, 32767.0) as i16,
-                        );
-                    }
-                    block.flush().map_err(hound_error)?;
-                }
-                left -= n as u64;
-            }
-            writer.finalize().map_err(hound_error)?;
-        }
-    }
+    let mut out = std::io::BufWriter::with_capacity(CHUNK, temp.as_file());
+    fill(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(write_error)?;
+    drop(out);
     temp.as_file().sync_all().map_err(write_error)?;
     temp.persist(path).map_err(|e| write_error(e.error))?;
     Ok(())
+}
+
+/// Writes `samples` samples of synthetic audio to `path`, via a temporary file renamed into
+/// place at the end.
+pub fn write_audio(
+    path: &Path,
+    format: AudioFormat,
+    samples: u64,
+    sample_rate: u32,
+    seed: u64,
+) -> Result<(), OutputError> {
+    let float = format == AudioFormat::WavF32;
+    let bytes_per_sample = if float { 4 } else { 2 };
+    if format != AudioFormat::RawF32 && samples * bytes_per_sample > u64::from(u32::MAX) - 64 {
+        return Err(OutputError::Unsupported {
+            path: path.display().to_string(),
+            message: format!(
+                "{samples} samples do not fit in a WAV file (4 GiB at most); write raw-f32 instead"
+            ),
+        });
+    }
+    write_atomically(path, |out| match format {
+        AudioFormat::RawF32 => write_raw_f32(out, samples, sample_rate, seed),
+        AudioFormat::Wav16 | AudioFormat::WavF32 => {
+            write_wav(out, float, samples, sample_rate, seed).map_err(|e| match e {
+                hound::Error::IoError(source) => source,
+                other => std::io::Error::other(other.to_string()),
+            })
+        }
+    })
+}
+
+fn write_wav(
+    out: &mut std::io::BufWriter<&std::fs::File>,
+    float: bool,
+    samples: u64,
+    sample_rate: u32,
+    seed: u64,
+) -> Result<(), hound::Error> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: if float { 32 } else { 16 },
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
+    };
+    let mut generator = AudioGenerator::new(sample_rate, seed);
+    let mut buf = vec![0.0f32; CHUNK];
+    let mut left = samples;
+    let mut writer = hound::WavWriter::new(out, spec)?;
+    while left > 0 {
+        let n = left.min(CHUNK as u64) as usize;
+        generator.fill(&mut buf[..n]);
+        if float {
+            for &v in &buf[..n] {
+                writer.write_sample(v)?;
+            }
+        } else {
+            // n <= CHUNK, which fits in u32.
+            let mut block = writer.get_i16_writer(n as u32);
+            for &v in &buf[..n] {
+                block
+                    .write_sample((f64::from(v) * 32767.0).round().clamp(-32768.0, 32767.0) as i16);
+            }
+            block.flush()?;
+        }
+        left -= n as u64;
+    }
+    writer.finalize()
 }
 
 #[cfg(test)]

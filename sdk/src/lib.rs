@@ -331,6 +331,33 @@ output!(f64, F64);
 output!(i32, S32);
 output!(u8, U8);
 
+/// Output rows of `width` values, one for each row of `input`, filled by
+/// `f(row index, input row, output row)`: the loop of every row-wise stage, with both rows
+/// borrowed as slices.
+///
+/// ```
+/// use sqrtspace_sdk::ndarray::array;
+/// let sums = sqrtspace_sdk::map_rows(array![[1.0f32, 2.0], [3.0, 4.0]].view(), 1, |_, row, out| {
+///     out[0] = row.iter().sum::<f32>();
+/// })
+/// .unwrap();
+/// assert_eq!(sums, array![[3.0], [7.0]]);
+/// ```
+pub fn map_rows<T: Copy, U: Copy + Default>(
+    input: ArrayView2<'_, T>,
+    width: usize,
+    mut f: impl FnMut(usize, &[T], &mut [U]),
+) -> Result<Array2<U>, Error> {
+    let mut out = Array2::from_elem((input.nrows(), width), U::default());
+    for (r, (row, mut dst)) in input.rows().into_iter().zip(out.rows_mut()).enumerate() {
+        let (Some(row), Some(dst)) = (row.to_slice(), dst.as_slice_mut()) else {
+            return Err(Error::Input("rows are not contiguous".into()));
+        };
+        f(r, row, dst);
+    }
+    Ok(out)
+}
+
 fn layout_of(tensor: &wit::Tensor, frequency: Option<FrequencyAxis>) -> Layout {
     let dtype = match tensor.data {
         wit::Data::F32(_) => Dtype::F32,

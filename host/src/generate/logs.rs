@@ -23,7 +23,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::io::{OutputError, output_temp, parent_dir};
+use super::write_atomically;
+use crate::io::OutputError;
 
 /// What went wrong in an incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,29 +248,6 @@ pub fn write_logs(
     })?;
     write_atomically(truth, |out| out.write_all(truth_text.as_bytes()))?;
     Ok(incidents)
-}
-
-fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
-) -> Result<(), OutputError> {
-    let name = path.display().to_string();
-    let temp = output_temp(".gen.", ".partial", &parent_dir(path)).map_err(|source| {
-        OutputError::Create {
-            path: name.clone(),
-            source,
-        }
-    })?;
-    let write_error = |source: std::io::Error| OutputError::Write {
-        path: name.clone(),
-        source,
-    };
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, temp.as_file());
-    fill(&mut out).map_err(write_error)?;
-    out.flush().map_err(write_error)?;
-    drop(out);
-    temp.persist(path).map_err(|e| write_error(e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

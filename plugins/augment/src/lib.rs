@@ -93,13 +93,10 @@ mod component {
                 layout.row_shape
             )));
         };
-        let mut out = block.f32(0)?.to_owned();
-        for (r, mut row) in out.rows_mut().into_iter().enumerate() {
-            let patch = row
-                .as_slice_mut()
-                .ok_or_else(|| Error::Failed("rows are not contiguous".into()))?;
+        let out = sqrtspace_sdk::map_rows(block.f32(0)?, time * bands, |r, row, patch| {
+            patch.copy_from_slice(row);
             super::augment(patch, time, bands, block.t0 + r as u64, params);
-        }
+        })?;
         let rows = out.nrows();
         out.into_shape_with_order(IxDyn(&[rows, time, bands]))
             .map_err(|e| Error::Failed(e.to_string()))

@@ -76,16 +76,9 @@ mod component {
             .frequency(0)
             .ok_or_else(|| Error::Input("input 0 is not a spectrum (no frequency axis)".into()))?;
         let input = block.f32(0)?;
-        let mut out = Array2::zeros((input.nrows(), super::COLUMNS.len()));
-        for (row, mut dst) in input.rows().into_iter().zip(out.rows_mut()) {
-            // Rows of a block are contiguous, so this borrows rather than copies.
-            let values = row
-                .to_slice()
-                .ok_or_else(|| Error::Input("rows are not contiguous".into()))?;
-            let f = super::features(values, axis.first_hz, axis.step_hz);
-            dst.iter_mut().zip(f).for_each(|(d, v)| *d = v);
-        }
-        Ok(out)
+        sqrtspace_sdk::map_rows(input, super::COLUMNS.len(), |_, values, out| {
+            out.copy_from_slice(&super::features(values, axis.first_hz, axis.step_hz));
+        })
     }
 
     sqrtspace_sdk::export_stage!(

@@ -253,14 +253,9 @@ mod component {
             state: &mut KernelState,
         ) -> Result<Array2<f32>, Error> {
             let input = block.f32(0)?;
-            let mut out = Array2::zeros(input.raw_dim());
-            for (row, mut dst) in input.rows().into_iter().zip(out.rows_mut()) {
-                let (Some(row), Some(dst)) = (row.to_slice(), dst.as_slice_mut()) else {
-                    return Err(Error::Input("rows are not contiguous".into()));
-                };
-                super::filter_row(&state.sections, &mut state.delays, row, dst);
-            }
-            Ok(out)
+            sqrtspace_sdk::map_rows(input, input.ncols(), |_, row, out| {
+                super::filter_row(&state.sections, &mut state.delays, row, out);
+            })
         }
     }
 

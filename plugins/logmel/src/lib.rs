@@ -115,17 +115,9 @@ mod component {
         let input = block.f32(0)?;
         let bank = super::MelBank::new(params, axis.first_hz, axis.step_hz, input.ncols())
             .map_err(Error::Params)?;
-        let mut out = Array2::zeros((input.nrows(), bank.bands()));
-        for (row, mut dst) in input.rows().into_iter().zip(out.rows_mut()) {
-            let values = row
-                .to_slice()
-                .ok_or_else(|| Error::Input("rows are not contiguous".into()))?;
-            let dst = dst
-                .as_slice_mut()
-                .ok_or_else(|| Error::Failed("output rows are not contiguous".into()))?;
-            bank.apply(values, dst);
-        }
-        Ok(out)
+        sqrtspace_sdk::map_rows(input, bank.bands(), |_, values, out| {
+            bank.apply(values, out)
+        })
     }
 
     sqrtspace_sdk::export_stage!(

@@ -48,13 +48,11 @@ mod component {
         let layout = block
             .layout(0)
             .ok_or_else(|| Error::Input("normalize reads one input".into()))?;
-        let mut out = block.f32(0)?.to_owned();
-        for mut row in out.rows_mut() {
-            let values = row
-                .as_slice_mut()
-                .ok_or_else(|| Error::Failed("rows are not contiguous".into()))?;
+        let input = block.f32(0)?;
+        let out = sqrtspace_sdk::map_rows(input, input.ncols(), |_, row, values| {
+            values.copy_from_slice(row);
             super::normalize(values, params);
-        }
+        })?;
         let mut shape = vec![out.nrows()];
         shape.extend(&layout.row_shape);
         out.into_shape_with_order(IxDyn(&shape))

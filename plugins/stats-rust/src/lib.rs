@@ -81,17 +81,9 @@ mod component {
         if input.ncols() == 0 {
             return Err(Error::Input("spectral-stats needs non-empty rows".into()));
         }
-        let mut out = Array2::zeros((input.nrows(), params.quantiles.len() + 1));
-        for (row, mut dst) in input.rows().into_iter().zip(out.rows_mut()) {
-            let values = row
-                .to_slice()
-                .ok_or_else(|| Error::Input("rows are not contiguous".into()))?;
-            let dst = dst
-                .as_slice_mut()
-                .ok_or_else(|| Error::Failed("output rows are not contiguous".into()))?;
-            super::stats(values, params, dst);
-        }
-        Ok(out)
+        sqrtspace_sdk::map_rows(input, params.quantiles.len() + 1, |_, values, out| {
+            super::stats(values, params, out);
+        })
     }
 
     sqrtspace_sdk::export_stage!(

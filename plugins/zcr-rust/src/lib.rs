@@ -27,14 +27,7 @@ mod component {
                 "zcr needs rows of at least two samples".into(),
             ));
         }
-        let mut out = Array2::zeros((input.nrows(), 1));
-        for (row, dst) in input.rows().into_iter().zip(out.iter_mut()) {
-            let samples = row
-                .to_slice()
-                .ok_or_else(|| Error::Input("rows are not contiguous".into()))?;
-            *dst = super::zcr(samples);
-        }
-        Ok(out)
+        sqrtspace_sdk::map_rows(input, 1, |_, samples, out| out[0] = super::zcr(samples))
     }
 
     sqrtspace_sdk::export_stage!(
