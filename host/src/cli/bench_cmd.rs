@@ -197,6 +197,7 @@ fn seconds_for(spec: &Spec, bytes: u64) -> anyhow::Result<f64> {
         ns_per_window: Vec::new(),
         baseline_rss: sqrtspace::metrics::current_rss().unwrap_or(0),
         baseline_file_rss: 0,
+        worker_instance_bytes: 0,
     };
     let (t1, t2) = (10_000u64, 20_000u64);
     let (p1, p2) = (

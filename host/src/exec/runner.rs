@@ -65,6 +65,18 @@ impl<'p> Runner<'p> {
         Runner::for_worker(plan, true)
     }
 
+    /// Memory the pure stages' instances hold (Wasm linear memory): what each further worker,
+    /// which has instances of its own, adds.
+    pub(crate) fn pure_instance_bytes(&self) -> u64 {
+        self.instances
+            .iter()
+            .map(|i| match i {
+                Some(Instance::Stage(stage)) => stage.memory_bytes(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Instances of every needed stage, and of the kernels too when `kernels` (a parallel
     /// worker runs pure stages only; the kernels' state lives on one instance).
     pub(crate) fn for_worker(plan: &'p Plan, kernels: bool) -> Result<Runner<'p>, ExecError> {

@@ -137,6 +137,11 @@ impl<'p> Sweep<'p> {
         self.runners.len()
     }
 
+    /// Memory one worker's pure-stage instances hold, from the first worker's.
+    pub(crate) fn worker_instance_bytes(&self) -> u64 {
+        self.runners.first().map_or(0, Runner::pure_instance_bytes)
+    }
+
     /// Windows computed so far.
     pub(crate) fn done(&self) -> u64 {
         self.done

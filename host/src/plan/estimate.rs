@@ -35,6 +35,10 @@ pub struct Probe {
     /// The file-backed part of `baseline_rss` (mostly the executable's pages).
     #[serde(default)]
     pub baseline_file_rss: u64,
+    /// Memory one worker's pure-stage instances held after the probe (Wasm linear memory):
+    /// each worker beyond the first has instances of its own.
+    #[serde(default)]
+    pub worker_instance_bytes: u64,
 }
 
 /// Predicted peak RSS and wall time of a whole run in each mode.
@@ -118,6 +122,7 @@ pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
         // What the process holds now (the peak may include a freed planning buffer).
         baseline_rss: current_rss().unwrap_or_else(|| Usage::now().max_rss_bytes),
         baseline_file_rss: Resident::now().map_or(0, |r| r.file_bytes),
+        worker_instance_bytes: sweep.worker_instance_bytes(),
     })
 }
 
@@ -200,7 +205,8 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
     } else {
         cached.min(plan.lru_bytes)
     };
-    let sqrt_peak_bytes = probe.baseline_rss + batch + ring + cache;
+    let instances = probe.worker_instance_bytes * (workers as u64 - 1);
+    let sqrt_peak_bytes = probe.baseline_rss + batch + ring + cache + instances;
     let parallel = workers.min(plan.machine.cores.max(1)) as f64;
     let blocks = t / plan.block.max(1) as f64;
     let start = if sweeps {

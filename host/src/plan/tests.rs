@@ -245,7 +245,41 @@ fn probe(plan: &Plan, ns: f64) -> Probe {
         ns_per_window: vec![ns; plan.nodes().len()],
         baseline_rss: 8 << 20,
         baseline_file_rss: 4 << 20,
+        worker_instance_bytes: 0,
     }
+}
+
+#[test]
+fn each_worker_beyond_the_first_adds_its_plugin_instances() {
+    let s = spec(&format!("{FFT}, {MAG}"));
+    let probed = |cores: usize, instance_mib: u64| {
+        let mut plan = planned(
+            &s,
+            Some(100_000),
+            machine(16 * GIB, 2 << 20, 32 << 20, cores),
+        );
+        let mut p = probe(&plan, 1000.0);
+        p.worker_instance_bytes = instance_mib << 20;
+        plan.apply_probe(&p);
+        (
+            plan.max_workers,
+            plan.estimates.expect("estimates").sqrt_peak_bytes,
+        )
+    };
+    let (workers, with) = probed(4, 40);
+    let (_, without) = probed(4, 0);
+    assert_eq!(workers, 4);
+    assert_eq!(
+        with - without,
+        3 * (40 << 20),
+        "three more sets of instances"
+    );
+    let (_, one_with) = probed(1, 40);
+    let (_, one_without) = probed(1, 0);
+    assert_eq!(
+        one_with, one_without,
+        "one worker: the probe's own instances are the baseline"
+    );
 }
 
 const GIB: u64 = 1 << 30;

@@ -90,6 +90,8 @@ fn import_hint(imports: &[String]) -> String {
 struct Limiter {
     memory_cap: usize,
     refused: Option<usize>,
+    /// Linear memory the instance has grown to.
+    grown: usize,
 }
 
 impl ResourceLimiter for Limiter {
@@ -103,6 +105,7 @@ impl ResourceLimiter for Limiter {
             self.refused = Some(desired);
             wasmtime::bail!("memory limit reached");
         }
+        self.grown = self.grown.max(desired);
         Ok(true)
     }
 
@@ -198,6 +201,7 @@ impl Live {
             Limiter {
                 memory_cap: shared.memory_cap,
                 refused: None,
+                grown: 0,
             },
         );
         store.limiter(|limiter| limiter);
@@ -709,6 +713,12 @@ impl Stage for PluginInstance {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         self.in_pieces(call, out, Self::process_one)
     }
+
+    fn memory_bytes(&self) -> u64 {
+        self.live
+            .as_ref()
+            .map_or(0, |live| live.store.data().grown as u64)
+    }
 }
 
 impl Kernel for PluginInstance {
@@ -733,6 +743,10 @@ impl Kernel for PluginInstance {
         self.state = state.to_vec();
         self.reset_error = None;
         Ok(())
+    }
+
+    fn memory_bytes(&self) -> u64 {
+        Stage::memory_bytes(self)
     }
 }
 
@@ -804,6 +818,7 @@ pub fn inspect(path: &Path) -> Result<PluginInfo, PluginError> {
             Limiter {
                 memory_cap: DEFAULT_MEMORY_LIMIT as usize,
                 refused: None,
+                grown: 0,
             },
         );
         store.limiter(|limiter| limiter);

@@ -41,6 +41,10 @@ impl<'a> StageCall<'a> {
 pub trait Stage: Send {
     /// Computes `call.rows` output rows into `out` (which the stage resets to its layout).
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError>;
+    /// Memory the instance holds beyond its outputs (a Wasm instance's linear memory), bytes.
+    fn memory_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// A stateful kernel: `step(inputs, state) -> (output, state')`.
@@ -56,6 +60,10 @@ pub trait Kernel: Send {
     fn save_state(&self) -> Vec<u8>;
     /// Restores a state from [`Kernel::save_state`].
     fn load_state(&mut self, state: &[u8]) -> Result<(), StageError>;
+    /// Memory the instance holds beyond its outputs (a Wasm instance's linear memory), bytes.
+    fn memory_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// A ready-to-run instance of an operator.
