@@ -6,6 +6,7 @@ mod common;
 mod edge_cases;
 mod equivalence;
 mod fuzz_corpus;
+mod logs;
 mod ml;
 mod oracles;
 mod parallel;

@@ -252,6 +252,9 @@ pub struct Report {
     /// Last-level-cache read misses over the whole command, or why they were not counted.
     #[serde(default)]
     pub llc_misses: Option<LlcMisses>,
+    /// What an input of lines held: lines, bad UTF-8, cut lines, bytes.
+    #[serde(default)]
+    pub lines: Option<crate::io::LineStats>,
 }
 
 /// Seconds, with a unit that keeps three significant digits.
@@ -312,6 +315,17 @@ impl fmt::Display for Report {
                 ByteSize(io.wchar)
             )?,
             None => writeln!(f, "   I/O: n/a (no /proc/self/io)")?,
+        }
+        if let Some(lines) = self.lines {
+            writeln!(
+                f,
+                "Lines: {} read ({}, {:.0} lines/s), {} not UTF-8 (bad bytes replaced with U+FFFD), {} cut to the longest line kept",
+                lines.lines,
+                ByteSize(lines.bytes),
+                lines.lines as f64 / run.elapsed.as_secs_f64().max(1e-9),
+                lines.invalid_utf8,
+                lines.truncated
+            )?;
         }
         match &self.llc_misses {
             Some(LlcMisses::Counted(n)) => writeln!(f, "LLC misses: {n} (reads)")?,

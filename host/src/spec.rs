@@ -29,11 +29,15 @@ pub const INPUT: &str = "input";
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename = "Pipeline", deny_unknown_fields)]
 pub struct Spec {
-    /// Samples per window.
+    /// What the input holds: `Samples` (the default) or `Lines` of text.
+    #[serde(default)]
+    pub input: InputKind,
+    /// Samples (or lines) per window.
     pub window: usize,
-    /// Samples between the starts of consecutive windows.
+    /// Samples (or lines) between the starts of consecutive windows.
     pub hop: usize,
-    /// Samples per second of the input.
+    /// Samples per second of the input; not given for lines.
+    #[serde(default)]
     pub sample_rate: u32,
     /// Which executor runs the pipeline.
     #[serde(default)]
@@ -199,6 +203,25 @@ fn count_or_auto<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>
         Some(CountOrAuto::Count(n)) => Some(n),
         Some(CountOrAuto::Word(Word::Auto)) | None => None,
     })
+}
+
+/// What a pipeline's input is made of.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum InputKind {
+    /// f32 samples (audio, sensors): WAV, raw f32 or `.npy`, framed into rows of f32.
+    #[default]
+    Samples,
+    /// Lines of text (logs, records), framed into rows of text: window and hop count lines.
+    Lines,
+}
+
+impl fmt::Display for InputKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputKind::Samples => "samples",
+            InputKind::Lines => "lines",
+        })
+    }
 }
 
 /// Which executor runs a pipeline.

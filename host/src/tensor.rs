@@ -26,15 +26,23 @@ pub enum DType {
     I32,
     /// Unsigned byte.
     U8,
+    /// A string of UTF-8 text (one log line, one record).
+    Text,
 }
 
+/// What one text element is planned to cost: a `String` (24 bytes) and a typical log line
+/// (about 150 bytes) with its allocation's rounding. Budgets and estimates use it;
+/// [`Tensor::nbytes`] counts the real lengths.
+pub const TEXT_ELEMENT_BYTES: usize = 192;
+
 impl DType {
-    /// Bytes per element.
+    /// Bytes per element in memory (for text, an estimate: see [`TEXT_ELEMENT_BYTES`]).
     pub fn size(self) -> usize {
         match self {
             DType::F32 | DType::I32 => 4,
             DType::F64 | DType::C32 => 8,
             DType::U8 => 1,
+            DType::Text => TEXT_ELEMENT_BYTES,
         }
     }
 
@@ -46,6 +54,7 @@ impl DType {
             DType::C32 => "c32",
             DType::I32 => "i32",
             DType::U8 => "u8",
+            DType::Text => "text",
         }
     }
 }
@@ -65,6 +74,7 @@ pub enum Data {
     C32(Vec<Complex32>),
     I32(Vec<i32>),
     U8(Vec<u8>),
+    Text(Vec<String>),
 }
 
 /// Borrowed element storage of a tensor view.
@@ -76,10 +86,11 @@ pub enum DataRef<'a> {
     C32(&'a [Complex32]),
     I32(&'a [i32]),
     U8(&'a [u8]),
+    Text(&'a [String]),
 }
 
 /// A Rust type that can be the element of a tensor.
-pub trait Element: Copy + Default + Send + Sync + fmt::Debug + 'static {
+pub trait Element: Clone + Default + Send + Sync + fmt::Debug + 'static {
     /// The matching dtype.
     const DTYPE: DType;
     /// The elements of `data`, if it holds this type.
@@ -88,12 +99,13 @@ pub trait Element: Copy + Default + Send + Sync + fmt::Debug + 'static {
     fn vec_mut(data: &mut Data) -> Option<&mut Vec<Self>>;
     /// Wraps a vector of this type.
     fn wrap(values: Vec<Self>) -> Data;
-    /// The raw bits of one element, for bit-exact comparison.
-    fn bits(self) -> u64;
-    /// Appends the element's little-endian bytes.
-    fn put_le(self, out: &mut Vec<u8>);
-    /// An element from its little-endian bytes (`DTYPE.size()` of them).
-    fn get_le(bytes: &[u8]) -> Self;
+    /// Bit-exact equality: NaN payloads and signed zeros count.
+    fn same(&self, other: &Self) -> bool;
+    /// Appends the element's little-endian bytes (text: a u32 byte length, then the bytes).
+    fn put_le(&self, out: &mut Vec<u8>);
+    /// Takes one element off the front of `bytes`; `None` when they end first or are not
+    /// an element.
+    fn get_le(bytes: &mut &[u8]) -> Option<Self>;
 }
 
 macro_rules! element {
@@ -115,17 +127,19 @@ macro_rules! element {
             fn wrap(values: Vec<Self>) -> Data {
                 Data::$variant(values)
             }
-            fn bits(self) -> u64 {
+            fn same(&self, other: &Self) -> bool {
                 let to_bits: fn($ty) -> u64 = $bits;
-                to_bits(self)
+                to_bits(*self) == to_bits(*other)
             }
-            fn put_le(self, out: &mut Vec<u8>) {
+            fn put_le(&self, out: &mut Vec<u8>) {
                 let put: fn($ty, &mut Vec<u8>) = $put;
-                put(self, out)
+                put(*self, out)
             }
-            fn get_le(bytes: &[u8]) -> Self {
+            fn get_le(bytes: &mut &[u8]) -> Option<Self> {
                 let get: fn(&[u8]) -> $ty = $get;
-                get(bytes)
+                let (head, rest) = bytes.split_at_checked(Self::DTYPE.size())?;
+                *bytes = rest;
+                Some(get(head))
             }
         }
     };
@@ -170,6 +184,54 @@ element!(
 );
 element!(u8, U8, u64::from, |v, out| out.push(v), |b| b[0]);
 
+impl Element for String {
+    const DTYPE: DType = DType::Text;
+    fn slice(data: DataRef<'_>) -> Option<&[Self]> {
+        match data {
+            DataRef::Text(values) => Some(values),
+            _ => None,
+        }
+    }
+    fn vec_mut(data: &mut Data) -> Option<&mut Vec<Self>> {
+        match data {
+            Data::Text(values) => Some(values),
+            _ => None,
+        }
+    }
+    fn wrap(values: Vec<Self>) -> Data {
+        Data::Text(values)
+    }
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+    fn put_le(&self, out: &mut Vec<u8>) {
+        let len = u32::try_from(self.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&self.as_bytes()[..len as usize]);
+    }
+    fn get_le(bytes: &mut &[u8]) -> Option<Self> {
+        let (len, rest) = bytes.split_first_chunk::<4>()?;
+        let (text, rest) = rest.split_at_checked(u32::from_le_bytes(*len) as usize)?;
+        let text = std::str::from_utf8(text).ok()?.to_string();
+        *bytes = rest;
+        Some(text)
+    }
+}
+
+/// Calls `$f::<T>($args)` with `T` the element type of `$dtype`.
+macro_rules! with_element {
+    ($dtype:expr, $f:ident($($args:expr),*)) => {
+        match $dtype {
+            DType::F32 => $f::<f32>($($args),*),
+            DType::F64 => $f::<f64>($($args),*),
+            DType::C32 => $f::<Complex32>($($args),*),
+            DType::I32 => $f::<i32>($($args),*),
+            DType::U8 => $f::<u8>($($args),*),
+            DType::Text => $f::<String>($($args),*),
+        }
+    };
+}
+
 impl Data {
     /// Element type.
     pub fn dtype(&self) -> DType {
@@ -179,6 +241,7 @@ impl Data {
             Data::C32(_) => DType::C32,
             Data::I32(_) => DType::I32,
             Data::U8(_) => DType::U8,
+            Data::Text(_) => DType::Text,
         }
     }
 
@@ -186,24 +249,26 @@ impl Data {
         self.as_ref().len()
     }
 
-    fn capacity(&self) -> usize {
+    /// Bytes allocated: the vector's capacity, and for text the strings' own.
+    fn nbytes(&self) -> usize {
+        fn vec<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
         match self {
-            Data::F32(v) => v.capacity(),
-            Data::F64(v) => v.capacity(),
-            Data::C32(v) => v.capacity(),
-            Data::I32(v) => v.capacity(),
-            Data::U8(v) => v.capacity(),
+            Data::F32(v) => vec(v),
+            Data::F64(v) => vec(v),
+            Data::C32(v) => vec(v),
+            Data::I32(v) => vec(v),
+            Data::U8(v) => vec(v),
+            Data::Text(v) => vec(v) + v.iter().map(String::capacity).sum::<usize>(),
         }
     }
 
     fn empty(dtype: DType) -> Data {
-        match dtype {
-            DType::F32 => Data::F32(Vec::new()),
-            DType::F64 => Data::F64(Vec::new()),
-            DType::C32 => Data::C32(Vec::new()),
-            DType::I32 => Data::I32(Vec::new()),
-            DType::U8 => Data::U8(Vec::new()),
+        fn empty<T: Element>() -> Data {
+            T::wrap(Vec::new())
         }
+        with_element!(dtype, empty())
     }
 
     fn as_ref(&self) -> DataRef<'_> {
@@ -213,6 +278,7 @@ impl Data {
             Data::C32(v) => DataRef::C32(v),
             Data::I32(v) => DataRef::I32(v),
             Data::U8(v) => DataRef::U8(v),
+            Data::Text(v) => DataRef::Text(v),
         }
     }
 }
@@ -226,6 +292,7 @@ impl<'a> DataRef<'a> {
             DataRef::C32(_) => DType::C32,
             DataRef::I32(_) => DType::I32,
             DataRef::U8(_) => DType::U8,
+            DataRef::Text(_) => DType::Text,
         }
     }
 
@@ -236,6 +303,7 @@ impl<'a> DataRef<'a> {
             DataRef::C32(v) => v.len(),
             DataRef::I32(v) => v.len(),
             DataRef::U8(v) => v.len(),
+            DataRef::Text(v) => v.len(),
         }
     }
 
@@ -246,6 +314,7 @@ impl<'a> DataRef<'a> {
             DataRef::C32(v) => DataRef::C32(&v[range]),
             DataRef::I32(v) => DataRef::I32(&v[range]),
             DataRef::U8(v) => DataRef::U8(&v[range]),
+            DataRef::Text(v) => DataRef::Text(&v[range]),
         }
     }
 }
@@ -370,31 +439,32 @@ impl Tensor {
         })
     }
 
-    /// Rows of `layout` from the little-endian bytes [`TensorView::to_le_bytes`] wrote; the
-    /// byte count must be a whole number of rows.
+    /// Rows of `layout` from the little-endian bytes [`TensorView::to_le_bytes`] wrote; they
+    /// must be a whole number of rows.
     pub fn from_le_bytes(layout: &Layout, bytes: &[u8]) -> Result<Tensor, TensorError> {
-        fn values<T: Element>(bytes: &[u8]) -> Data {
-            T::wrap(bytes.chunks_exact(T::DTYPE.size()).map(T::get_le).collect())
+        fn values<T: Element>(mut bytes: &[u8]) -> Option<Data> {
+            let mut values = Vec::new();
+            while !bytes.is_empty() {
+                values.push(T::get_le(&mut bytes)?);
+            }
+            Some(T::wrap(values))
         }
-        let row_bytes = layout.row_bytes();
-        let rows = bytes.len().checked_div(row_bytes).unwrap_or(0);
-        if rows * row_bytes != bytes.len() {
-            return Err(TensorError::Size {
+        let row_len = layout.row_len();
+        let data = with_element!(layout.dtype, values(bytes));
+        let elements = data.as_ref().map_or(0, |d| d.len());
+        let rows = elements.checked_div(row_len).unwrap_or(0);
+        match data {
+            Some(data) if rows * row_len == elements => {
+                Tensor::strided(data, rows, layout.row_shape.clone(), row_len)
+            }
+            _ => Err(TensorError::Size {
                 rows,
-                row_len: layout.row_len(),
-                stride: layout.row_len(),
-                needed: (rows + 1) * layout.row_len(),
-                found: bytes.len() / layout.dtype.size().max(1),
-            });
+                row_len,
+                stride: row_len,
+                needed: (rows + 1) * row_len,
+                found: elements,
+            }),
         }
-        let data = match layout.dtype {
-            DType::F32 => values::<f32>(bytes),
-            DType::F64 => values::<f64>(bytes),
-            DType::C32 => values::<Complex32>(bytes),
-            DType::I32 => values::<i32>(bytes),
-            DType::U8 => values::<u8>(bytes),
-        };
-        Tensor::strided(data, rows, layout.row_shape.clone(), layout.row_len())
     }
 
     /// A tensor with no rows.
@@ -432,9 +502,10 @@ impl Tensor {
         Layout::new(self.dtype(), self.row_shape.clone())
     }
 
-    /// Bytes of memory this tensor holds (its allocation, not only its rows).
+    /// Bytes of memory this tensor holds (its allocation, not only its rows; for text, the
+    /// strings' too).
     pub fn nbytes(&self) -> usize {
-        self.data.capacity() * self.dtype().size()
+        self.data.nbytes()
     }
 
     /// Borrow the whole tensor.
@@ -468,7 +539,7 @@ impl Tensor {
         match T::vec_mut(&mut self.data) {
             Some(values) => {
                 values.truncate(len);
-                values.resize(len, T::default());
+                values.resize_with(len, T::default);
                 values
             }
             // `data` was replaced by a vector of `T` just above.
@@ -516,6 +587,14 @@ impl<'a> TensorView<'a> {
     /// Elements between the starts of consecutive rows.
     pub fn row_stride(&self) -> usize {
         self.row_stride
+    }
+
+    /// Bytes the rows' elements take (text: its characters, not an estimate).
+    pub fn nbytes(&self) -> usize {
+        match self.typed::<String>() {
+            Ok(rows) => rows.iter().flatten().map(String::len).sum(),
+            Err(_) => self.rows * self.row_len() * self.dtype().size(),
+        }
     }
 
     /// Element type.
@@ -604,19 +683,13 @@ impl<'a> TensorView<'a> {
                 row_stride: rows.row_len,
             }
         }
-        match self.dtype() {
-            DType::F32 => reverse::<f32>(self),
-            DType::F64 => reverse::<f64>(self),
-            DType::C32 => reverse::<Complex32>(self),
-            DType::I32 => reverse::<i32>(self),
-            DType::U8 => reverse::<u8>(self),
-        }
+        with_element!(self.dtype(), reverse(self))
     }
 
     /// The rows' elements as little-endian bytes, row after row.
     pub fn to_le_bytes(&self) -> Vec<u8> {
         fn bytes<T: Element>(view: &TensorView<'_>) -> Vec<u8> {
-            let mut out = Vec::with_capacity(view.rows * view.row_len() * T::DTYPE.size());
+            let mut out = Vec::with_capacity(view.nbytes());
             if let Ok(rows) = view.typed::<T>() {
                 for v in rows.iter().flatten() {
                     v.put_le(&mut out);
@@ -624,13 +697,7 @@ impl<'a> TensorView<'a> {
             }
             out
         }
-        match self.dtype() {
-            DType::F32 => bytes::<f32>(self),
-            DType::F64 => bytes::<f64>(self),
-            DType::C32 => bytes::<Complex32>(self),
-            DType::I32 => bytes::<i32>(self),
-            DType::U8 => bytes::<u8>(self),
-        }
+        with_element!(self.dtype(), bytes(self))
     }
 
     /// Bit-exact equality (see [`Tensor::bit_identical`]).
@@ -640,7 +707,7 @@ impl<'a> TensorView<'a> {
                 (Ok(a), Ok(b)) => a
                     .iter()
                     .zip(b.iter())
-                    .all(|(x, y)| x.iter().zip(y).all(|(p, q)| p.bits() == q.bits())),
+                    .all(|(x, y)| x.iter().zip(y).all(|(p, q)| p.same(q))),
                 _ => false,
             }
         }
@@ -650,13 +717,7 @@ impl<'a> TensorView<'a> {
         {
             return false;
         }
-        match self.dtype() {
-            DType::F32 => same::<f32>(self, other),
-            DType::F64 => same::<f64>(self, other),
-            DType::C32 => same::<Complex32>(self, other),
-            DType::I32 => same::<i32>(self, other),
-            DType::U8 => same::<u8>(self, other),
-        }
+        with_element!(self.dtype(), same(self, other))
     }
 }
 
@@ -685,13 +746,7 @@ impl Tensor {
             (view.dtype(), view.row_shape),
             "extend_rows: layouts differ"
         );
-        match self.dtype() {
-            DType::F32 => extend::<f32>(self, view),
-            DType::F64 => extend::<f64>(self, view),
-            DType::C32 => extend::<Complex32>(self, view),
-            DType::I32 => extend::<i32>(self, view),
-            DType::U8 => extend::<u8>(self, view),
-        }
+        with_element!(self.dtype(), extend(self, view))
     }
 
     fn make_contiguous<T: Element>(&mut self) {
@@ -703,7 +758,7 @@ impl Tensor {
             return;
         }
         let copy = match self.view().typed::<T>() {
-            Ok(rows) => rows.iter().flatten().copied().collect::<Vec<T>>(),
+            Ok(rows) => rows.iter().flatten().cloned().collect::<Vec<T>>(),
             Err(_) => return,
         };
         self.data = T::wrap(copy);
@@ -804,6 +859,40 @@ mod tests {
         assert!(a.bit_identical(&a.clone()));
         assert!(!a.bit_identical(&b));
         assert!(!a.bit_identical(&c));
+    }
+
+    #[test]
+    fn text_rows_frame_copy_compare_and_round_trip_through_bytes() {
+        let lines: Vec<String> = ["GET /", "", "naïve ✓", "x,y\"z", "last"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let t = Tensor::strided(Data::Text(lines), 2, vec![3], 2).expect("framed lines");
+        let rows = t.view().typed::<String>().expect("text");
+        assert_eq!(rows.row(1), ["naïve ✓", "x,y\"z", "last"]);
+        let copy = t.view().to_tensor();
+        assert!(copy.bit_identical(&t));
+        assert_eq!(
+            copy.view().typed::<String>().expect("text").row(0)[2],
+            "naïve ✓"
+        );
+        let bytes = t.view().to_le_bytes();
+        let back = Tensor::from_le_bytes(&t.layout(), &bytes).expect("round trip");
+        assert!(back.bit_identical(&t));
+        assert_eq!(t.view().nbytes(), 5 + 10 + 10 + 5 + 4, "rows 0..3 and 2..5");
+        assert!(
+            Tensor::from_le_bytes(&t.layout(), &bytes[..bytes.len() - 1]).is_err(),
+            "a cut string"
+        );
+        assert!(
+            Tensor::from_le_bytes(&Layout::new(DType::Text, vec![4]), &bytes).is_err(),
+            "6 strings are not rows of 4"
+        );
+        let mut other = copy.clone();
+        other.extend_rows(&copy.slice_rows(0..1));
+        assert_eq!(other.rows(), 3);
+        assert!(!other.slice_rows(0..2).bit_identical(&copy.slice_rows(1..2)));
+        assert!(copy.nbytes() >= 6 * std::mem::size_of::<String>() + 30);
     }
 
     #[test]

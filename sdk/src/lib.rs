@@ -157,11 +157,11 @@ impl Layout {
 pub struct Config {
     /// The inputs' layouts, in the order the pipeline lists them.
     pub inputs: Vec<Layout>,
-    /// Samples per second of the input signal.
+    /// Samples per second of the input signal (0 for an input of lines).
     pub sample_rate: f64,
-    /// Samples per window.
+    /// Samples (or lines) per window.
     pub window: usize,
-    /// Samples between window starts.
+    /// Samples (or lines) between window starts.
     pub hop: usize,
 }
 
@@ -265,6 +265,15 @@ impl Block {
         }
     }
 
+    /// Input `index` as rows of text: `(context_rows + rows) x row length` strings (a log
+    /// pipeline's input rows are its windows of lines).
+    pub fn text(&self, index: usize) -> Result<ArrayView2<'_, String>, Error> {
+        match &self.input(index)?.data {
+            wit::Data::Text(values) => self.view(index, values),
+            _ => Err(Error::Input(format!("input {index} is not text"))),
+        }
+    }
+
     /// Input `index` as rows of bytes.
     pub fn u8(&self, index: usize) -> Result<ArrayView2<'_, u8>, Error> {
         match &self.input(index)?.data {
@@ -288,7 +297,7 @@ macro_rules! output {
                 let values = if self.is_standard_layout() {
                     self.into_raw_vec_and_offset().0
                 } else {
-                    self.iter().copied().collect()
+                    self.iter().cloned().collect()
                 };
                 wit::Tensor {
                     shape,
@@ -304,7 +313,7 @@ macro_rules! output {
                 let values = if self.is_standard_layout() {
                     self.into_raw_vec_and_offset().0
                 } else {
-                    self.iter().copied().collect()
+                    self.iter().cloned().collect()
                 };
                 wit::Tensor {
                     shape,
@@ -330,6 +339,7 @@ output!(f32, F32);
 output!(f64, F64);
 output!(i32, S32);
 output!(u8, U8);
+output!(String, Text);
 
 /// Output rows of `width` values, one for each row of `input`, filled by
 /// `f(row index, input row, output row)`: the loop of every row-wise stage, with both rows
@@ -487,7 +497,8 @@ pub mod __rt {
         pub name: &'static str,
         pub version: &'static str,
         pub description: &'static str,
-        pub context: u32,
+        /// Earlier rows each output row reads, from the parameters.
+        pub context: fn(&P) -> u32,
         pub params: Option<P>,
         pub config: Option<std::rc::Rc<Config>>,
     }
@@ -511,11 +522,12 @@ pub mod __rt {
             let params: P = parse_params(params)?;
             let config = std::rc::Rc::new(config);
             let probe = (self.run)(&empty_block(&config), &params)?.into_tensor();
+            let context = (self.context)(&params);
             self.params = Some(params);
             self.config = Some(config);
             Ok(wit::Configured {
                 output: layout_of(&probe, None).to_wit(),
-                context: self.context,
+                context,
             })
         }
 
@@ -657,17 +669,18 @@ pub mod __rt {
 /// Exports a stage function as this component's stage.
 ///
 /// `export_stage!(function, name = "...", version = "...")`, optionally followed by
-/// `description = "..."` and `context = N` (earlier rows each output row reads).
+/// `description = "..."` and either `context = N` (earlier rows each output row reads) or
+/// `context_from = f`, a `fn(&Params) -> u32` for a context the parameters decide.
 #[macro_export]
 macro_rules! export_stage {
-    ($run:path, name = $name:expr, version = $version:expr $(, description = $desc:expr)? $(, context = $context:expr)? $(,)?) => {
+    ($run:path, name = $name:expr, version = $version:expr $(, description = $desc:expr)? $(, context = $context:expr)? $(, context_from = $context_from:path)? $(,)?) => {
         fn __sqrtspace_make() -> ::std::boxed::Box<dyn $crate::__rt::Plugin> {
             ::std::boxed::Box::new($crate::__rt::FnStage {
                 run: $run,
                 name: $name,
                 version: $version,
                 description: $crate::__first!($($desc,)? ""),
-                context: $crate::__first!($($context,)? 0),
+                context: $crate::__first!($($context_from,)? $(|_| $context,)? |_| 0),
                 params: None,
                 config: None,
             })

@@ -9,11 +9,11 @@ use sqrtspace::exec::WindowRange;
 use sqrtspace::exec::persist::{CheckpointDir, Identity, InputIdentity, PersistStats};
 use sqrtspace::exec::run_persisted;
 use sqrtspace::io::{
-    FileSink, Framer, InputFormat, OutputFormat, RawF32Source, SampleSource, ShardSink, Sink,
-    StreamSink, WavSource, open_source,
+    FileSink, Framer, InputFormat, LineSource, OutputFormat, RawF32Source, SampleSource, ShardSink,
+    Sink, StreamSink, WavSource, open_source,
 };
 use sqrtspace::metrics::{IoCounters, LlcCounter, LlcMisses, Report, Resident, Usage};
-use sqrtspace::spec::ByteSize;
+use sqrtspace::spec::{ByteSize, InputKind};
 use sqrtspace::{ExecError, Mode, Plan, Session, Spec, run};
 
 #[derive(Debug, Args)]
@@ -147,11 +147,18 @@ impl RunCommand {
                     "--checkpoint-dir needs an input file: a stream on stdin cannot be read again to resume"
                 );
             }
-            return self.stream_stdin(&spec, started);
+            if spec.input == InputKind::Samples {
+                return self.stream_stdin(&spec, started);
+            }
         }
-        let source = open_source(&self.input, self.format, self.channel)?;
-        self.check_rate(&spec, source.as_ref())?;
-        let mut framer = Framer::new(source, spec.window, spec.hop);
+        let mut framer = match spec.input {
+            InputKind::Samples => {
+                let source = open_source(&self.input, self.format, self.channel)?;
+                self.check_rate(&spec, source.as_ref())?;
+                Framer::new(source, spec.window, spec.hop)
+            }
+            InputKind::Lines => self.line_framer(&spec)?,
+        };
         if let Some(samples) = framer.total_samples() {
             too_short(&framer.describe(), samples, spec.window)?;
         }
@@ -176,9 +183,20 @@ impl RunCommand {
         }
         let running = || format!("running {}", self.pipeline.display());
         let rows = framer.total_windows().map(|total| range.rows_of(total));
+        // An input of unknown length is checked for a whole window once it is read, before
+        // the output is committed.
+        let whole = |framer: &Framer| {
+            let unit = match framer.line_stats() {
+                Some(_) => "lines",
+                None => "samples",
+            };
+            let count = framer.total_samples().unwrap_or(0);
+            too_short_of(&framer.describe(), count, spec.window, unit)
+        };
         let stats = match self.output_sink(&layout, rows)? {
             Output::File(mut sink) => {
                 let stats = run(&plan, &mut framer, range, &mut sink).with_context(running)?;
+                whole(&framer)?;
                 sink.finish()?;
                 stats
             }
@@ -187,6 +205,7 @@ impl RunCommand {
             }
             Output::Shards(mut sink) => {
                 let stats = run(&plan, &mut framer, range, &mut sink).with_context(running)?;
+                whole(&framer)?;
                 sink.finish()?;
                 stats
             }
@@ -200,7 +219,27 @@ impl RunCommand {
             .find(|d| d.setting == "mode")
             .map(|d| d.reason.clone())
             .unwrap_or_default();
-        self.finish(&plan, framer.describe(), mode_reason, started, stats, None)
+        whole(&framer)?;
+        self.finish(&plan, &framer, mode_reason, started, stats, None)
+    }
+
+    /// Windows of lines from the input file or stdin, for pipelines with `input: Lines`.
+    fn line_framer(&self, spec: &Spec) -> anyhow::Result<Framer> {
+        if let Some(format) = self.format.filter(|&f| f != InputFormat::Lines) {
+            anyhow::bail!(
+                "{} reads lines of text (`input: Lines`), but --format says {format}",
+                self.pipeline.display()
+            );
+        }
+        if self.channel.is_some() {
+            anyhow::bail!("--channel applies to WAV input, but this pipeline reads lines");
+        }
+        let source = if self.input.as_os_str() == "-" {
+            LineSource::from_unbuffered("stdin", std::io::stdin())
+        } else {
+            LineSource::open(&self.input)?
+        };
+        Ok(Framer::lines(source, spec.window, spec.hop))
     }
 
     /// A run that keeps a checkpoint on disk, going on from one with `--resume`.
@@ -290,14 +329,7 @@ impl RunCommand {
             })?;
         sink.finish()?;
         let persisted = checkpoints.finish()?;
-        self.finish(
-            plan,
-            framer.describe(),
-            reason,
-            started,
-            stats,
-            Some(persisted),
-        )
+        self.finish(plan, framer, reason, started, stats, Some(persisted))
     }
 
     /// Refuses an input recorded at another rate than the pipeline's.
@@ -372,6 +404,12 @@ impl RunCommand {
                 path: "stdin".into(),
                 message: "stdin streams raw-f32 or wav; .npy needs a file".into(),
             }),
+            InputFormat::Lines => anyhow::bail!(sqrtspace::io::InputError::Format {
+                path: "stdin".into(),
+                message:
+                    "--format lines is for pipelines with `input: Lines`; this one reads samples"
+                        .into(),
+            }),
         };
         if format != InputFormat::Wav && self.channel.is_some() {
             anyhow::bail!("--channel applies to WAV input, but stdin is read as {format}");
@@ -427,9 +465,9 @@ impl RunCommand {
         let mut stats = session.stats();
         stats.windows_out = written;
         stats.elapsed = started.elapsed();
-        self.finish(
+        self.finish_with(
             &plan,
-            input,
+            (input, None),
             "streaming: stdin is read once, forward, through a push/pull session".into(),
             started,
             stats,
@@ -440,7 +478,20 @@ impl RunCommand {
     fn finish(
         &self,
         plan: &Plan,
-        input: String,
+        framer: &Framer,
+        mode_reason: String,
+        started: Instant,
+        stats: sqrtspace::RunStats,
+        persisted: Option<PersistStats>,
+    ) -> anyhow::Result<()> {
+        let input = (framer.describe(), framer.line_stats());
+        self.finish_with(plan, input, mode_reason, started, stats, persisted)
+    }
+
+    fn finish_with(
+        &self,
+        plan: &Plan,
+        (input, lines): (String, Option<sqrtspace::io::LineStats>),
         mode_reason: String,
         started: Instant,
         stats: sqrtspace::RunStats,
@@ -474,6 +525,7 @@ impl RunCommand {
                 },
                 Err(_) => LlcMisses::Unavailable("the counter's lock was poisoned".into()),
             }),
+            lines,
         };
         if self.report {
             eprintln!("{report}");
@@ -488,11 +540,15 @@ impl RunCommand {
 /// Refuses an input with no complete window: there would be nothing to compute, which is
 /// almost always a wrong file or a producer that died, not a result.
 fn too_short(input: &str, samples: u64, window: usize) -> anyhow::Result<()> {
-    if samples < window as u64 {
+    too_short_of(input, samples, window, "samples")
+}
+
+fn too_short_of(input: &str, count: u64, window: usize, unit: &str) -> anyhow::Result<()> {
+    if count < window as u64 {
         anyhow::bail!(sqrtspace::io::InputError::Format {
             path: input.into(),
             message: format!(
-                "holds {samples} samples, fewer than one window of {window}: there is nothing to compute"
+                "holds {count} {unit}, fewer than one window of {window}: there is nothing to compute"
             ),
         });
     }

@@ -1,11 +1,15 @@
 //! Text records, one per line, from a file or a stream of any size in bounded memory: the
 //! source that log pipelines frame into windows of records. A line's bytes that are not
 //! UTF-8 are replaced (U+FFFD) and the line counted, never fatal; a line longer than the cap
-//! keeps its first `max_line` bytes (less a character the cut goes through) and is counted; `\n` and `\r\n` both end a line, and a
-//! last line without one still counts.
+//! keeps its first `max_line` bytes (less a character the cut goes through) and is counted;
+//! `\n` and `\r\n` both end a line, and a last line without one still counts.
+//!
+//! A file can be read again from any line: the byte offset of every
+//! [`INDEX_EVERY`]th line is kept (8 bytes per 4096 lines), so going back costs a seek and
+//! at most that many lines skipped.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +19,10 @@ use super::InputError;
 /// Longest line kept whole by default: longer ones are cut to this many bytes.
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
 
-/// What a [`LineSource`] has read so far.
+/// Lines between the offsets a file's [`LineSource`] keeps to go back.
+pub const INDEX_EVERY: u64 = 4096;
+
+/// What a [`LineSource`] has read so far (each line once, however often it is read again).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineStats {
     /// Lines returned.
@@ -28,13 +35,34 @@ pub struct LineStats {
     pub bytes: u64,
 }
 
-/// Lines of text read forward from a file or a stream.
+enum Reader {
+    /// A file: it can seek.
+    File(BufReader<File>),
+    /// A stream: forward only.
+    Stream(Box<dyn BufRead + Send>),
+}
+
+impl Reader {
+    fn get(&mut self) -> &mut dyn BufRead {
+        match self {
+            Reader::File(file) => file,
+            Reader::Stream(stream) => stream,
+        }
+    }
+}
+
+/// Lines of text read from a file or a stream.
 pub struct LineSource {
     name: String,
-    reader: Box<dyn BufRead + Send>,
+    reader: Reader,
     max_line: usize,
     line: Vec<u8>,
     stats: LineStats,
+    /// The line the next read returns, and its byte offset.
+    line_no: u64,
+    offset: u64,
+    /// Byte offset of line `i * INDEX_EVERY` at `index[i]`, for files.
+    index: Vec<u64>,
 }
 
 impl std::fmt::Debug for LineSource {
@@ -53,20 +81,22 @@ impl LineSource {
             path: path.display().to_string(),
             source,
         })?;
-        Ok(LineSource::from_reader(
-            &path.display().to_string(),
-            BufReader::with_capacity(1 << 16, file),
-        ))
+        let mut source = LineSource::from_reader(&path.display().to_string(), std::io::empty());
+        source.reader = Reader::File(BufReader::with_capacity(1 << 16, file));
+        Ok(source)
     }
 
     /// Lines of `reader` (stdin, a socket), called `name` in messages.
     pub fn from_reader(name: &str, reader: impl BufRead + Send + 'static) -> LineSource {
         LineSource {
             name: name.to_string(),
-            reader: Box::new(reader),
+            reader: Reader::Stream(Box::new(reader)),
             max_line: DEFAULT_MAX_LINE,
             line: Vec::new(),
             stats: LineStats::default(),
+            line_no: 0,
+            offset: 0,
+            index: Vec::new(),
         }
     }
 
@@ -107,14 +137,53 @@ impl LineSource {
         Ok(n)
     }
 
+    /// Moves so that the next line read is line `position` (from 0); `Ok(false)` for a
+    /// stream, which cannot go back (a file can: see [`INDEX_EVERY`]).
+    pub fn seek_line(&mut self, position: u64) -> Result<bool, InputError> {
+        if position == self.line_no {
+            return Ok(true);
+        }
+        let Reader::File(file) = &mut self.reader else {
+            return Ok(false);
+        };
+        let k = usize::try_from(position / INDEX_EVERY)
+            .unwrap_or(usize::MAX)
+            .min(self.index.len().saturating_sub(1));
+        let from = k as u64 * INDEX_EVERY;
+        // Going back, or further forward than the next kept offset: seek there first.
+        if (position < self.line_no || from > self.line_no)
+            && let Some(&offset) = self.index.get(k)
+        {
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|source| InputError::Read {
+                    path: self.name.clone(),
+                    source,
+                })?;
+            self.line_no = from;
+            self.offset = offset;
+        }
+        while self.line_no < position && self.next_line()?.is_some() {}
+        Ok(true)
+    }
+
     fn next_line(&mut self) -> Result<Option<String>, InputError> {
         self.line.clear();
+        if self.line_no.is_multiple_of(INDEX_EVERY)
+            && self.index.len() as u64 == self.line_no / INDEX_EVERY
+            && matches!(self.reader, Reader::File(_))
+        {
+            self.index.push(self.offset);
+        }
         let (mut seen, mut ended, mut cut) = (false, false, false);
         while !ended {
-            let buf = self.reader.fill_buf().map_err(|source| InputError::Read {
-                path: self.name.clone(),
-                source,
-            })?;
+            let buf = self
+                .reader
+                .get()
+                .fill_buf()
+                .map_err(|source| InputError::Read {
+                    path: self.name.clone(),
+                    source,
+                })?;
             if buf.is_empty() {
                 break;
             }
@@ -131,8 +200,8 @@ impl LineSource {
                 cut = true;
             }
             self.line.extend_from_slice(&buf[..take.min(room)]);
-            self.reader.consume(used);
-            self.stats.bytes += used as u64;
+            self.reader.get().consume(used);
+            self.offset += used as u64;
         }
         if !seen {
             return Ok(None);
@@ -141,8 +210,14 @@ impl LineSource {
         if ended && !cut && self.line.last() == Some(&b'\r') {
             self.line.pop();
         }
-        self.stats.lines += 1;
-        self.stats.truncated += u64::from(cut);
+        // A line read again after a seek is not counted again.
+        let new = self.line_no == self.stats.lines;
+        self.line_no += 1;
+        if new {
+            self.stats.lines += 1;
+            self.stats.truncated += u64::from(cut);
+            self.stats.bytes = self.offset;
+        }
         if cut {
             // Do not count a character the cut went through as bad bytes: drop its start.
             if let Err(e) = std::str::from_utf8(&self.line)
@@ -154,7 +229,7 @@ impl LineSource {
         let text = match std::str::from_utf8(&self.line) {
             Ok(text) => text.to_string(),
             Err(_) => {
-                self.stats.invalid_utf8 += 1;
+                self.stats.invalid_utf8 += u64::from(new);
                 String::from_utf8_lossy(&self.line).into_owned()
             }
         };
@@ -238,6 +313,54 @@ mod tests {
                 bytes: data.len() as u64
             }
         );
+    }
+
+    #[test]
+    fn a_file_goes_back_to_any_line_and_counts_each_line_once() {
+        let mut data = Vec::new();
+        for i in 0..3 * INDEX_EVERY + 100 {
+            data.extend_from_slice(format!("line {i}").as_bytes());
+            if i % 1000 == 7 {
+                data.push(0xff);
+            }
+            data.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
+        }
+        let (expected, stats) = oracle(&data, DEFAULT_MAX_LINE);
+        let file = tempfile::NamedTempFile::new().expect("temp");
+        std::fs::write(file.path(), &data).expect("write");
+        let mut source = LineSource::open(file.path()).expect("open");
+        let mut out = Vec::new();
+        for (at, n) in [
+            (0u64, 10usize),
+            (5000, 20),
+            (12, 3),
+            (4096, 1),
+            (4095, 2),
+            (12_000, 500),
+            (8191, 3),
+            (0, 1),
+            (12_280, 200),
+        ] {
+            assert!(source.seek_line(at).expect("seeks"), "a file can seek");
+            out.clear();
+            assert_eq!(
+                source.read_lines(&mut out, n).expect("reads"),
+                n.min(12_388 - at as usize)
+            );
+            assert_eq!(
+                out,
+                expected[at as usize..at as usize + out.len()],
+                "from line {at}"
+            );
+        }
+        assert_eq!(
+            source.stats(),
+            stats,
+            "every line counted once, however often read"
+        );
+        let mut stream = LineSource::from_reader("stdin", std::io::Cursor::new(data));
+        assert!(!stream.seek_line(5).expect("answers"), "a stream cannot");
+        assert!(stream.seek_line(0).expect("answers"), "where it already is");
     }
 
     proptest! {

@@ -77,10 +77,12 @@ pub enum InputError {
         message: String,
     },
     /// A run needed to go back in a stream that cannot seek.
-    #[error("{path}: cannot go back to sample {position}; the input cannot seek")]
+    #[error("{path}: cannot go back to {unit} {position}; the input cannot seek")]
     NotSeekable {
         /// The stream.
         path: String,
+        /// What it holds: "sample" or "line".
+        unit: &'static str,
         /// Where the run needed to be.
         position: u64,
     },
@@ -95,6 +97,8 @@ pub enum InputFormat {
     RawF32,
     /// A 1-D `.npy` array of f32 or f64.
     Npy,
+    /// Text, one record per line (the input of pipelines with `input: Lines`).
+    Lines,
 }
 
 impl fmt::Display for InputFormat {
@@ -103,6 +107,7 @@ impl fmt::Display for InputFormat {
             InputFormat::Wav => "wav",
             InputFormat::RawF32 => "raw-f32",
             InputFormat::Npy => "npy",
+            InputFormat::Lines => "lines",
         })
     }
 }
@@ -115,6 +120,7 @@ impl InputFormat {
             "wav" | "wave" => Some(InputFormat::Wav),
             "npy" => Some(InputFormat::Npy),
             "f32" | "raw" | "pcm" => Some(InputFormat::RawF32),
+            "log" | "txt" | "jsonl" | "ndjson" => Some(InputFormat::Lines),
             _ => None,
         }
     }
@@ -148,6 +154,14 @@ pub fn open_source(
         InputFormat::Wav => Box::new(WavSource::open(path, channel)?),
         InputFormat::RawF32 => Box::new(RawF32Source::open(path)?),
         InputFormat::Npy => Box::new(NpySource::open(path)?),
+        InputFormat::Lines => {
+            return Err(InputError::Format {
+                path: path.display().to_string(),
+                message: "is lines of text, but the pipeline reads samples; a pipeline \
+                          with `input: Lines` reads lines"
+                    .into(),
+            });
+        }
     })
 }
 

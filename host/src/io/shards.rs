@@ -11,7 +11,7 @@ use npyz::WriterBuilder;
 use tempfile::NamedTempFile;
 
 use super::output_temp;
-use super::sink::{OutputError, Sink, npy_dtype, sync_dir};
+use super::sink::{OutputError, Sink, npy_dtype, npy_takes, sync_dir};
 use crate::tensor::{Layout, TensorView};
 
 /// The shard files' names: `shard-` and five or more digits.
@@ -48,6 +48,7 @@ impl ShardSink {
         if per_shard == 0 {
             return Err(unsupported("a shard must hold at least one row".into()));
         }
+        npy_takes(dir, layout)?;
         std::fs::create_dir_all(dir).map_err(|source| OutputError::Create {
             path: name.clone(),
             source,

@@ -77,7 +77,10 @@ pub enum OutputFormat {
     Npy,
     /// Comma-separated: a header line, then `t` and the row's values.
     Csv,
-    /// One JSON object per row: `{"t": 12, "values": [...]}`.
+    /// One JSON object per row: `{"t": 12, "values": [...]}`. Rows of text are events
+    /// instead: each element that holds a JSON object is written as it is, one per line (so a
+    /// stage that emits alerts writes them in the form it chooses), other text as
+    /// `{"t": 12, "text": "..."}`, and empty elements not at all.
     Jsonl,
 }
 
@@ -227,6 +230,9 @@ impl FileSink {
             &parent_dir(path),
         )
         .map_err(|e| cannot_create(path, e))?;
+        if format == OutputFormat::Npy {
+            npy_takes(path, layout)?;
+        }
         let (file, temp) = temp.into_parts();
         let out = BufWriter::with_capacity(1 << 16, file);
         let writer = match format {
@@ -252,6 +258,7 @@ impl FileSink {
                     DType::C32 => begin(out, len, rank1).map(NpyAny::C32),
                     DType::I32 => begin(out, len, rank1).map(NpyAny::I32),
                     DType::U8 => begin(out, len, rank1).map(NpyAny::U8),
+                    DType::Text => Err(std::io::Error::other("text rows in .npy")),
                 }
                 .map_err(create_error)?;
                 Writer::Npy(npy)
@@ -286,6 +293,9 @@ impl FileSink {
         from: Option<Committed>,
     ) -> Result<FileSink, OutputError> {
         let name = path.display().to_string();
+        if format == OutputFormat::Npy {
+            npy_takes(path, layout)?;
+        }
         let partial = FileSink::partial_path(path);
         let create_error = |source| OutputError::Create {
             path: name.clone(),
@@ -452,6 +462,17 @@ fn file_name(path: &Path) -> &str {
         .unwrap_or("output")
 }
 
+/// `.npy` holds numbers: text rows are refused with the formats that take them.
+pub(crate) fn npy_takes(path: &Path, layout: &Layout) -> Result<(), OutputError> {
+    if layout.dtype == DType::Text {
+        return Err(OutputError::Unsupported {
+            path: path.display().to_string(),
+            message: "rows of text cannot be written as .npy; write .jsonl or .csv".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Whether `.npy` rows of `layout` are scalars, and their length; `.npy` output holds 1-D rows.
 fn npy_rows(path: &Path, layout: &Layout) -> Result<(bool, usize), OutputError> {
     if layout.row_shape.len() > 1 {
@@ -474,6 +495,7 @@ pub(crate) fn npy_dtype(dtype: DType) -> npyz::DType {
         DType::C32 => Complex32::default_dtype(),
         DType::I32 => i32::default_dtype(),
         DType::U8 => u8::default_dtype(),
+        DType::Text => unreachable!("text rows are refused (npy_takes) before a .npy is begun"),
     }
 }
 
@@ -518,13 +540,13 @@ fn write_float(out: &mut impl Write, v: f64, json: bool) -> std::io::Result<()> 
 }
 
 trait TextValue: Element {
-    fn write(self, out: &mut impl Write, json: bool, sep: &[u8]) -> std::io::Result<()>;
+    fn write(&self, out: &mut impl Write, json: bool, sep: &[u8]) -> std::io::Result<()>;
 }
 
 macro_rules! text_int {
     ($ty:ty) => {
         impl TextValue for $ty {
-            fn write(self, out: &mut impl Write, _: bool, _: &[u8]) -> std::io::Result<()> {
+            fn write(&self, out: &mut impl Write, _: bool, _: &[u8]) -> std::io::Result<()> {
                 write!(out, "{self}")
             }
         }
@@ -535,23 +557,64 @@ text_int!(u8);
 
 impl TextValue for f32 {
     // Printing the f32 itself keeps its shortest round-trip form ("0.1", not "0.10000000149").
-    fn write(self, out: &mut impl Write, json: bool, _: &[u8]) -> std::io::Result<()> {
+    fn write(&self, out: &mut impl Write, json: bool, _: &[u8]) -> std::io::Result<()> {
         if self.is_finite() {
             write!(out, "{self:?}")
         } else {
-            write_float(out, f64::from(self), json)
+            write_float(out, f64::from(*self), json)
         }
     }
 }
 
 impl TextValue for f64 {
-    fn write(self, out: &mut impl Write, json: bool, _: &[u8]) -> std::io::Result<()> {
-        write_float(out, self, json)
+    fn write(&self, out: &mut impl Write, json: bool, _: &[u8]) -> std::io::Result<()> {
+        write_float(out, *self, json)
     }
 }
 
+impl TextValue for String {
+    fn write(&self, out: &mut impl Write, json: bool, _: &[u8]) -> std::io::Result<()> {
+        if json {
+            serde_json::to_writer(&mut *out, self).map_err(std::io::Error::other)
+        } else if self.contains([',', '"', '\n', '\r']) {
+            write!(out, "\"{}\"", self.replace('"', "\"\""))
+        } else {
+            out.write_all(self.as_bytes())
+        }
+    }
+}
+
+/// Rows of text as JSON lines: each element holding a JSON object is an event written as it
+/// is (on one line), other text is wrapped with its window index, and empty elements are
+/// skipped.
+fn write_events(out: &mut impl Write, t0: u64, view: &TensorView<'_>) -> std::io::Result<()> {
+    let Ok(rows) = view.typed::<String>() else {
+        return Err(std::io::Error::other("row type changed during the run"));
+    };
+    for (i, row) in rows.iter().enumerate() {
+        for text in row.iter().filter(|text| !text.trim().is_empty()) {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Object(_)) if !text.contains('\n') => {
+                    out.write_all(text.trim().as_bytes())?;
+                }
+                Ok(object @ serde_json::Value::Object(_)) => {
+                    serde_json::to_writer(&mut *out, &object).map_err(std::io::Error::other)?;
+                }
+                _ => {
+                    let t = t0 + i as u64;
+                    write!(out, "{{\"t\": {t}, \"text\": ")?;
+                    serde_json::to_writer(&mut *out, text).map_err(std::io::Error::other)?;
+                    out.write_all(b"}")?;
+                }
+            }
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
 impl TextValue for Complex32 {
-    fn write(self, out: &mut impl Write, json: bool, sep: &[u8]) -> std::io::Result<()> {
+    fn write(&self, out: &mut impl Write, json: bool, sep: &[u8]) -> std::io::Result<()> {
         if json {
             out.write_all(b"[")?;
         }
@@ -663,6 +726,8 @@ fn write_text_any(
         DType::C32 => write_text::<Complex32>(out, csv, t0, view),
         DType::I32 => write_text::<i32>(out, csv, t0, view),
         DType::U8 => write_text::<u8>(out, csv, t0, view),
+        DType::Text if csv => write_text::<String>(out, csv, t0, view),
+        DType::Text => write_events(out, t0, view),
     }
 }
 
@@ -800,6 +865,58 @@ mod tests {
     }
 
     #[test]
+    fn text_rows_are_events_in_json_lines_quoted_in_csv_and_refused_in_npy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let events = [
+            r#"{"window": 3, "alert": "error-ratio"}"#,
+            "",
+            "{\n \"multi\": [1,\n 2]}",
+            "plain, \"quoted\" text",
+            "[1, 2]",
+            "   ",
+        ];
+        let rows = Tensor::new(3, vec![2], events.map(str::to_string).to_vec()).expect("valid");
+        let jsonl = dir.path().join("alerts.jsonl");
+        let mut sink =
+            FileSink::create(&jsonl, OutputFormat::Jsonl, &rows.layout()).expect("creates");
+        sink.write(10, &rows.view()).expect("writes");
+        sink.finish().expect("commits");
+        assert_eq!(
+            std::fs::read_to_string(&jsonl).expect("read"),
+            concat!(
+                "{\"window\": 3, \"alert\": \"error-ratio\"}\n",
+                "{\"multi\":[1,2]}\n",
+                "{\"t\": 11, \"text\": \"plain, \\\"quoted\\\" text\"}\n",
+                "{\"t\": 12, \"text\": \"[1, 2]\"}\n",
+            )
+        );
+        let csv = dir.path().join("rows.csv");
+        let mut sink = FileSink::create(&csv, OutputFormat::Csv, &rows.layout()).expect("creates");
+        sink.write(0, &rows.view()).expect("writes");
+        sink.finish().expect("commits");
+        let text = std::fs::read_to_string(&csv).expect("read");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let records: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.expect("valid csv").iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(
+            records[1],
+            ["1", events[2], events[3]],
+            "fields read back as written"
+        );
+        let npy = dir.path().join("rows.npy");
+        let err = FileSink::create(&npy, OutputFormat::Npy, &rows.layout())
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("rows of text cannot be written as .npy"),
+            "{err}"
+        );
+        assert!(!npy.exists());
+    }
+
+    #[test]
     fn npy_rows_of_several_dimensions_keep_their_shape() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("patches.npy");
@@ -866,6 +983,17 @@ mod tests {
                 row_shape,
                 (0..n).map(|i| (i * 37 % 256) as u8).collect(),
             ),
+            DType::Text => Tensor::new(
+                rows,
+                row_shape,
+                (0..n)
+                    .map(|i| match i % 3 {
+                        0 => format!("{{\"event\": {i}}}"),
+                        1 => format!("line {i}, \"quoted\""),
+                        _ => String::new(),
+                    })
+                    .collect(),
+            ),
         };
         made.expect("valid")
     }
@@ -883,7 +1011,17 @@ mod tests {
             (OutputFormat::Csv, "csv"),
             (OutputFormat::Jsonl, "jsonl"),
         ] {
-            for dtype in [DType::F32, DType::F64, DType::C32, DType::I32, DType::U8] {
+            for dtype in [
+                DType::F32,
+                DType::F64,
+                DType::C32,
+                DType::I32,
+                DType::U8,
+                DType::Text,
+            ] {
+                if dtype == DType::Text && format == OutputFormat::Npy {
+                    continue;
+                }
                 for width in [1, 3] {
                     let rows = sample(dtype, 10, width);
                     let layout = rows.layout();

@@ -146,7 +146,8 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
     let input_bytes = if windows == 0 {
         0
     } else {
-        ((windows - 1) * plan.hop as u64 + plan.window as u64) * 4
+        ((windows - 1) * plan.hop as u64 + plan.window as u64)
+            * nodes[0].port.layout.dtype.size() as u64
     };
     let whole = |i: usize| {
         if i == 0 {

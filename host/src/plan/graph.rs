@@ -2,7 +2,7 @@
 //! an order where every stage comes after its inputs.
 
 use super::{INPUT_NODE, Node, NodeId, PlanError, did_you_mean};
-use crate::spec::{INPUT, Spec, StageSpec};
+use crate::spec::{INPUT, InputKind, Spec, StageSpec};
 use crate::stage::Port;
 use crate::tensor::DType;
 
@@ -83,7 +83,13 @@ pub(super) fn build_nodes(spec: &Spec) -> Result<(Vec<Node>, NodeId), PlanError>
         INPUT,
         "input",
         Vec::new(),
-        Port::plain(DType::F32, vec![spec.window]),
+        Port::plain(
+            match spec.input {
+                InputKind::Samples => DType::F32,
+                InputKind::Lines => DType::Text,
+            },
+            vec![spec.window],
+        ),
     )];
     let id_of = |nodes: &[Node], name: &str| nodes.iter().position(|n| n.name == name);
     for stage in order {

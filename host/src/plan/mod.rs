@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::machine::Machine;
-use crate::spec::{Mode, Spec};
+use crate::spec::{InputKind, Mode, Spec};
 use crate::stage::builtin;
 use crate::stage::{BuildContext, BuildError, Operator, Port};
 use crate::tensor::DType;
@@ -94,6 +94,8 @@ pub struct PluginLoad {
 /// A validated pipeline, ready to run.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// What the input holds.
+    pub input: InputKind,
     /// Samples per window.
     pub window: usize,
     /// Samples between window starts.
@@ -240,10 +242,18 @@ impl Plan {
                 return Err(PlanError::Zero { field });
             }
         }
-        if spec.sample_rate == 0 {
-            return Err(PlanError::Zero {
-                field: "sample_rate",
-            });
+        match spec.input {
+            InputKind::Samples if spec.sample_rate == 0 => {
+                return Err(PlanError::Zero {
+                    field: "sample_rate",
+                });
+            }
+            InputKind::Lines if spec.sample_rate != 0 => {
+                return Err(PlanError::Inconsistent(
+                    "`sample_rate` is for `input: Samples`; an input of lines has none".into(),
+                ));
+            }
+            _ => {}
         }
         if spec.window > MAX_WINDOW {
             return Err(PlanError::Inconsistent(format!(
@@ -270,6 +280,13 @@ impl Plan {
             });
         };
         let (mode, mode_reason) = match spec.mode {
+            Mode::Auto if spec.input == InputKind::Lines => (
+                Mode::Sqrt,
+                "auto: sqrt, whose memory does not depend on the input's length (an input of \
+                 lines has no length known before it is read, so classic mode's peak cannot \
+                 be predicted)"
+                    .to_string(),
+            ),
             Mode::Auto => (
                 Mode::Sqrt,
                 "auto: sqrt until a probe of the input predicts classic fits comfortably and is \
@@ -464,6 +481,7 @@ impl Plan {
             input_windows,
             estimates: None,
             auto_mode: spec.mode == Mode::Auto,
+            input: spec.input,
             window: spec.window,
             hop: spec.hop,
             sample_rate: spec.sample_rate,
@@ -515,7 +533,7 @@ pub fn windows_in(samples: u64, window: usize, hop: usize) -> u64 {
 /// overlapping windows, so it costs a hop per window (a window when windows do not overlap).
 fn hot_row_bytes(node: &Node, hop: usize) -> usize {
     if node.op.is_none() {
-        hop.min(node.port.layout.row_len()) * DType::F32.size()
+        hop.min(node.port.layout.row_len()) * node.port.layout.dtype.size()
     } else {
         node.port.layout.row_bytes()
     }
@@ -561,6 +579,17 @@ fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<(), PlanError> {
                 ),
             });
         }
+        if stage.reverse && node.port.layout.dtype == DType::Text {
+            return Err(PlanError::Stage {
+                stage: stage.name.clone(),
+                op: stage.op.name(),
+                source: BuildError::Param(
+                    "`reverse: true` is for numeric rows: a backward pass stores its output \
+                     by row offset, which rows of text do not have"
+                        .into(),
+                ),
+            });
+        }
         node.reverse = stage.reverse;
         node.checkpoint_output = stage.checkpoint;
         node.op = Some(op);
@@ -570,14 +599,15 @@ fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<(), PlanError> {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "window {} hop {} at {} Hz; target `{}`",
-            self.window,
-            self.hop,
-            self.sample_rate,
-            self.target_node().name
-        )?;
+        match self.input {
+            InputKind::Samples => write!(
+                f,
+                "window {} hop {} at {} Hz",
+                self.window, self.hop, self.sample_rate
+            )?,
+            InputKind::Lines => write!(f, "window {} hop {} lines", self.window, self.hop)?,
+        }
+        writeln!(f, "; target `{}`", self.target_node().name)?;
         for node in self.nodes.iter().filter(|n| n.needed) {
             let inputs: Vec<&str> = node
                 .inputs

@@ -156,22 +156,23 @@ fn wit_dtype(dtype: DType) -> wit::Dtype {
         DType::C32 => wit::Dtype::C32,
         DType::I32 => wit::Dtype::S32,
         DType::U8 => wit::Dtype::U8,
+        DType::Text => wit::Dtype::Text,
     }
 }
 
-fn host_dtype(dtype: wit::Dtype) -> Option<DType> {
+fn host_dtype(dtype: wit::Dtype) -> DType {
     match dtype {
-        wit::Dtype::F32 => Some(DType::F32),
-        wit::Dtype::F64 => Some(DType::F64),
-        wit::Dtype::C32 => Some(DType::C32),
-        wit::Dtype::S32 => Some(DType::I32),
-        wit::Dtype::U8 => Some(DType::U8),
-        wit::Dtype::Text => None,
+        wit::Dtype::F32 => DType::F32,
+        wit::Dtype::F64 => DType::F64,
+        wit::Dtype::C32 => DType::C32,
+        wit::Dtype::S32 => DType::I32,
+        wit::Dtype::U8 => DType::U8,
+        wit::Dtype::Text => DType::Text,
     }
 }
 
 fn dtype_name(dtype: wit::Dtype) -> &'static str {
-    host_dtype(dtype).map_or("text", DType::name)
+    host_dtype(dtype).name()
 }
 
 fn wit_layout(port: &Port) -> wit::Layout {
@@ -337,9 +338,7 @@ pub fn build(spec: &PluginSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operat
         .map_err(&configure_error)?
         .map_err(|e| configure_error(describe_error(&e)))?;
     let configured = live.configure(&shared).map_err(&configure_error)?;
-    let dtype = host_dtype(configured.output.dtype).ok_or_else(|| {
-        configure_error("declares text output, which this host does not carry yet".into())
-    })?;
+    let dtype = host_dtype(configured.output.dtype);
     shared.stateful = info.stateful;
     shared.context = configured.context as usize;
     shared.output = Port {
@@ -461,6 +460,7 @@ fn to_wit(view: &TensorView<'_>, tensor: &mut wit::Tensor) -> Result<(), StageEr
         DType::F64 => refill!(F64, f64),
         DType::I32 => refill!(S32, i32),
         DType::U8 => refill!(U8, u8),
+        DType::Text => refill!(Text, String),
         DType::C32 => {
             if !matches!(tensor.data, wit::Data::C32(_)) {
                 tensor.data = wit::Data::C32(Vec::new());
@@ -619,8 +619,9 @@ pub(crate) fn accept(
                 *z = Complex32::new(pair[0], pair[1]);
             }
         }
-        wit::Data::Text(_) => {
-            return Err("returned text, which this host does not carry yet".into());
+        wit::Data::Text(v) => {
+            count(v.len(), 1)?;
+            *out = Tensor::new(rows, row_shape, v).map_err(|e| e.to_string())?;
         }
     }
     Ok(())
@@ -639,10 +640,15 @@ impl PluginInstance {
     /// hands a stage the whole stream at once; without this, a plugin would need its whole
     /// input in its memory and its deadline would have to cover the whole stream.
     fn rows_per_call(&self, call: &StageCall<'_>) -> usize {
+        // Text rows are as long as their lines: measure them (a string also costs its
+        // pointer and length in the plugin's memory).
         let row_bytes: usize = call
             .inputs
             .iter()
-            .map(|v| v.row_len() * v.dtype().size())
+            .map(|v| match v.dtype() {
+                DType::Text => (v.nbytes() + 8 * v.rows() * v.row_len()).div_ceil(v.rows().max(1)),
+                dtype => v.row_len() * dtype.size(),
+            })
             .sum();
         (self.shared.memory_cap / CALL_SHARE_OF_CAP / row_bytes.max(1))
             .saturating_sub(self.shared.context)
@@ -860,6 +866,7 @@ pub fn fuzz_output(data: &[u8]) {
         wit::Dtype::C32,
         wit::Dtype::S32,
         wit::Dtype::U8,
+        wit::Dtype::Text,
     ];
     let dtype = dtypes[usize::from(next()) % dtypes.len()];
     let variant = next() % 6;
@@ -900,11 +907,7 @@ pub fn fuzz_output(data: &[u8]) {
             &want[..],
             "accepted with another row shape"
         );
-        assert_eq!(
-            Some(out.dtype()),
-            host_dtype(dtype),
-            "accepted another dtype"
-        );
+        assert_eq!(out.dtype(), host_dtype(dtype), "accepted another dtype");
     }
 }
 

@@ -102,7 +102,7 @@ impl Bandpass {
         let width = self.bins.len();
         let output = out.reset::<T>(call.rows, &[width]);
         for (row, kept) in input.iter().zip(output.chunks_exact_mut(width)) {
-            kept.copy_from_slice(&row[self.bins.clone()]);
+            kept.clone_from_slice(&row[self.bins.clone()]);
         }
         Ok(())
     }
