@@ -221,8 +221,12 @@ fn plan_prints_every_setting_with_its_reason() {
 
 #[test]
 fn demo_reports_identical_outputs() {
-    for demo in ["audio", "ml"] {
-        let out = ok(&["demo", demo, "--seconds", "5"]);
+    for demo in [
+        &["audio", "--seconds", "5"][..],
+        &["ml", "--seconds", "5"],
+        &["logs", "--lines", "300000"],
+    ] {
+        let out = ok(&[&["demo"][..], demo].concat());
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Outputs: bit-identical"), "{text}");
         assert!(text.contains("peak RSS"), "{text}");
@@ -475,64 +479,95 @@ fn an_hour_on_two_workers_stays_within_the_memory_bound() {
 
 #[test]
 fn bench_quick_writes_a_csv_and_plots_and_records_runs_over_budget() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("results");
-    let run = ok(&[
-        "bench",
-        "audio",
-        "--quick",
-        "--budget",
-        "192 MiB",
-        "--workers",
-        "2",
-        "--out",
-        &out.to_string_lossy(),
-    ]);
-    let text = String::from_utf8_lossy(&run.stdout);
-    assert!(text.contains("spill"), "{text}");
-    let csv = std::fs::read_to_string(out.join("results.csv")).expect("results.csv");
-    let mut lines = csv.lines();
-    assert_eq!(
-        lines.next(),
-        Some(
-            "dataset,seconds,windows,window,mode,chosen,k,block,lru_bytes,workers,status,\
-             wall_secs,peak_rss_bytes,minor_faults,major_faults,predicted_peak_bytes,\
-             budget_bytes,detail"
-        )
-    );
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    // fit and spill × (classic, auto, sqrt at k 16, 64 MiB, 2 workers).
-    assert_eq!(rows.len(), 6, "{csv}");
-    let cell = |dataset: &str, mode: &str| {
-        rows.iter()
-            .find(|r| r[0] == dataset && r[4] == mode)
-            .unwrap_or_else(|| panic!("no {dataset} {mode} row in {csv}"))
-    };
-    let budget = 192u64 << 20;
-    // Classic holds every intermediate: on the spill dataset it passes the budget and is
-    // stopped there; sqrt and auto (which plans for the budget) finish well inside it.
-    assert_eq!(cell("spill", "classic")[10], "over-budget");
-    for dataset in ["fit", "spill"] {
-        for mode in ["sqrt", "auto"] {
-            let row = cell(dataset, mode);
-            assert_eq!(row[10], "ok", "{row:?}");
-            assert_eq!(row[5], "sqrt", "{row:?}");
-            let peak: u64 = row[12].parse().expect("peak");
-            assert!(peak > 0 && peak < budget / 2, "{row:?}");
+    // A log line costs more than a sample: the logs budget holds as many windows.
+    for (workload, budget) in [("audio", "192 MiB"), ("logs", "384 MiB")] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("results");
+        let run = ok(&[
+            "bench",
+            workload,
+            "--quick",
+            "--budget",
+            budget,
+            "--workers",
+            "2",
+            "--out",
+            &out.to_string_lossy(),
+        ]);
+        let text = String::from_utf8_lossy(&run.stdout);
+        assert!(text.contains("spill"), "{text}");
+        let csv = std::fs::read_to_string(out.join("results.csv")).expect("results.csv");
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+        assert_eq!(
+            header,
+            [
+                "dataset",
+                "length",
+                "unit",
+                "windows",
+                "window",
+                "mode",
+                "chosen",
+                "k",
+                "block",
+                "lru_bytes",
+                "workers",
+                "status",
+                "wall_secs",
+                "peak_rss_bytes",
+                "minor_faults",
+                "major_faults",
+                "predicted_peak_bytes",
+                "budget_bytes",
+                "detail"
+            ]
+        );
+        let column = |name: &str| header.iter().position(|h| *h == name).expect(name);
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        // fit and spill × (classic, auto, sqrt at k 16, 64 MiB, 2 workers).
+        assert_eq!(rows.len(), 6, "{csv}");
+        let cell = |dataset: &str, mode: &str, name: &str| {
+            let row = rows
+                .iter()
+                .find(|r| r[0] == dataset && r[column("mode")] == mode)
+                .unwrap_or_else(|| panic!("no {dataset} {mode} row in {csv}"));
+            row[column(name)].to_string()
+        };
+        let budget = budget
+            .parse::<sqrtspace::spec::ByteSize>()
+            .expect("a size")
+            .0;
+        // Classic holds every intermediate: on the spill dataset it passes the budget and is
+        // stopped there; sqrt and auto (which plans for the budget) finish well inside it.
+        assert_eq!(cell("spill", "classic", "status"), "over-budget", "{csv}");
+        for dataset in ["fit", "spill"] {
+            for mode in ["sqrt", "auto"] {
+                assert_eq!(
+                    cell(dataset, mode, "status"),
+                    "ok",
+                    "{workload} {dataset} {mode}"
+                );
+                assert_eq!(cell(dataset, mode, "chosen"), "sqrt", "{csv}");
+                let peak: u64 = cell(dataset, mode, "peak_rss_bytes").parse().expect("peak");
+                assert!(peak > 0 && peak < budget / 2, "{csv}");
+            }
         }
+        assert_eq!(cell("fit", "classic", "status"), "ok", "{csv}");
+        let windows: u64 = cell("fit", "classic", "windows").parse().expect("windows");
+        assert!(windows > 100, "{csv}");
+        let unit = if workload == "logs" { "lines" } else { "s" };
+        assert_eq!(cell("fit", "sqrt", "unit"), unit);
+        for plot in ["peak_rss.png", "peak_rss.svg", "wall.png", "wall.svg"] {
+            let bytes = std::fs::read(out.join(plot)).expect(plot);
+            assert!(bytes.len() > 1000, "{plot} is {} bytes", bytes.len());
+        }
+        assert!(
+            std::fs::read(out.join("peak_rss.png"))
+                .expect("png")
+                .starts_with(b"\x89PNG")
+        );
     }
-    let fit = cell("fit", "classic");
-    assert_eq!(fit[10], "ok", "{fit:?}");
-    assert!(fit[2].parse::<u64>().expect("windows") > 100);
-    for plot in ["peak_rss.png", "peak_rss.svg", "wall.png", "wall.svg"] {
-        let bytes = std::fs::read(out.join(plot)).expect(plot);
-        assert!(bytes.len() > 1000, "{plot} is {} bytes", bytes.len());
-    }
-    assert!(
-        std::fs::read(out.join("peak_rss.png"))
-            .expect("png")
-            .starts_with(b"\x89PNG")
-    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! `sqrtspace bench audio`: the benchmark matrix. Three stream lengths sized against a memory
-//! budget (fits easily, barely fits, spills) × window × checkpoint interval k × LRU bytes ×
-//! workers, in classic, sqrt and auto mode, each run in a child process of its own under the
-//! budget; a CSV of every run and plots of peak RSS and wall time against stream length.
+//! `sqrtspace bench audio|logs`: the benchmark matrix. Three stream lengths sized against a
+//! memory budget (fits easily, barely fits, spills) × window × checkpoint interval k × LRU
+//! bytes × workers, in classic, sqrt and auto mode, each run in a child process of its own
+//! under the budget; a CSV of every run and plots of peak RSS and wall time against stream
+//! length.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use sqrtspace::generate::logs::write_logs;
 use sqrtspace::generate::{AudioFormat, write_audio};
 use sqrtspace::metrics::format_secs;
 use sqrtspace::plan::{Probe, estimate};
@@ -30,11 +32,97 @@ pub struct BenchCommand {
 #[derive(Debug, Subcommand)]
 enum Bench {
     /// The audio pipeline (pipelines/audio.ron) over generated audio.
-    Audio(BenchAudio),
+    Audio(BenchArgs),
+    /// The logs pipeline (pipelines/logs.ron) over generated access logs.
+    Logs(BenchArgs),
+}
+
+/// What a bench runs: a pipeline and the data it is generated for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Audio,
+    Logs,
+}
+
+/// The logs pipeline, built into the binary.
+const LOGS_PIPELINE: &str = include_str!("../../../pipelines/logs.ron");
+
+impl Workload {
+    /// Windows of the full matrix, and of `--quick`.
+    fn windows(self) -> (&'static [usize], usize) {
+        match self {
+            Workload::Audio => (&[2048, 4096, 8192], 4096),
+            Workload::Logs => (&[500, 1000, 2000], 1000),
+        }
+    }
+
+    /// The pipeline text with `window` (audio: a quarter of it as hop; logs: windows back to
+    /// back).
+    fn ron_for(self, window: usize) -> String {
+        match self {
+            Workload::Audio => AUDIO_PIPELINE
+                .replacen("window: 4096,", &format!("window: {window},"), 1)
+                .replacen("hop: 1024,", &format!("hop: {},", window / 4), 1),
+            Workload::Logs => LOGS_PIPELINE
+                .replacen("window: 1000,", &format!("window: {window},"), 1)
+                .replacen("hop: 1000,", &format!("hop: {window},"), 1),
+        }
+    }
+
+    fn pipeline(self, window: usize) -> anyhow::Result<Spec> {
+        Ok(Spec::from_ron(&self.ron_for(window), "pipeline.ron")?)
+    }
+
+    /// The unit of a stream's length.
+    fn unit(self) -> &'static str {
+        match self {
+            Workload::Audio => "s",
+            Workload::Logs => "lines",
+        }
+    }
+
+    /// The length of `windows` windows of `spec`.
+    fn length(self, spec: &Spec, windows: f64) -> f64 {
+        let records = windows * spec.hop as f64 + spec.window as f64;
+        match self {
+            Workload::Audio => records / f64::from(spec.sample_rate),
+            Workload::Logs => records.round(),
+        }
+    }
+
+    /// Windows in a stream of `length`.
+    fn windows_in(self, spec: &Spec, length: f64) -> u64 {
+        let records = match self {
+            Workload::Audio => (length * f64::from(spec.sample_rate)).round() as u64,
+            Workload::Logs => length as u64,
+        };
+        sqrtspace::plan::windows_in(records, spec.window, spec.hop)
+    }
+
+    fn generate(self, spec: &Spec, path: &Path, length: f64) -> anyhow::Result<()> {
+        match self {
+            Workload::Audio => {
+                let samples = (length * f64::from(spec.sample_rate)).round() as u64;
+                write_audio(path, AudioFormat::Wav16, samples, spec.sample_rate, 1)?;
+            }
+            Workload::Logs => {
+                let truth = path.with_extension("incidents.jsonl");
+                write_logs(path, &truth, length as u64, 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn file_name(self, dataset: &str) -> String {
+        match self {
+            Workload::Audio => format!("{dataset}.wav"),
+            Workload::Logs => format!("{dataset}.log"),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
-struct BenchAudio {
+struct BenchArgs {
     /// Where the CSV and the plots go.
     #[arg(long)]
     out: PathBuf,
@@ -43,11 +131,11 @@ struct BenchAudio {
     /// resident memory passes it is stopped and recorded as over budget.
     #[arg(long, default_value = "1 GiB")]
     budget: ByteSize,
-    /// A small subset: the fit and spill datasets, window 4096, k 16, LRU 64 MiB, one worker
-    /// and every core.
+    /// A small subset: the fit and spill datasets, the middle window (audio 4096, logs 1000),
+    /// k 16, LRU 64 MiB, one worker and every core.
     #[arg(long)]
     quick: bool,
-    /// Windows (samples; the hop is a quarter).
+    /// Windows (audio: samples, with a quarter as the hop; logs: lines, back to back).
     #[arg(long, value_delimiter = ',')]
     windows: Option<Vec<usize>>,
     /// Checkpoint intervals, in windows (the block is the same size).
@@ -70,7 +158,8 @@ struct Dataset {
     name: &'static str,
     /// Classic mode's predicted peak as a share of the budget.
     share: f64,
-    seconds: f64,
+    /// Seconds of audio or lines of log.
+    length: f64,
     path: PathBuf,
 }
 
@@ -78,7 +167,10 @@ struct Dataset {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Row {
     pub dataset: String,
-    pub seconds: f64,
+    /// The stream's length in `unit`s.
+    pub length: f64,
+    /// "s" (of audio) or "lines".
+    pub unit: String,
     pub windows: u64,
     pub window: usize,
     pub mode: String,
@@ -107,7 +199,6 @@ struct Cell {
     workers: Option<usize>,
 }
 
-const FULL_WINDOWS: [usize; 3] = [2048, 4096, 8192];
 const FULL_K: [usize; 3] = [8, 16, 32];
 const FULL_LRU_MIB: [u64; 3] = [32, 64, 128];
 
@@ -122,19 +213,20 @@ fn worker_counts(cores: usize) -> Vec<usize> {
     counts
 }
 
-impl BenchAudio {
-    fn grid(&self) -> (Vec<usize>, Vec<usize>, Vec<ByteSize>, Vec<usize>) {
+impl BenchArgs {
+    fn grid(&self, workload: Workload) -> (Vec<usize>, Vec<usize>, Vec<ByteSize>, Vec<usize>) {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let (full_windows, quick_window) = workload.windows();
         let (windows, k, lru, workers) = if self.quick {
             (
-                vec![4096],
+                vec![quick_window],
                 vec![16],
                 vec![ByteSize(64 << 20)],
                 if cores > 1 { vec![1, cores] } else { vec![1] },
             )
         } else {
             (
-                FULL_WINDOWS.to_vec(),
+                full_windows.to_vec(),
                 FULL_K.to_vec(),
                 FULL_LRU_MIB.iter().map(|m| ByteSize(m << 20)).collect(),
                 worker_counts(cores),
@@ -148,8 +240,8 @@ impl BenchAudio {
         )
     }
 
-    fn cells(&self) -> Vec<Cell> {
-        let (windows, ks, lrus, workers) = self.grid();
+    fn cells(&self, workload: Workload) -> Vec<Cell> {
+        let (windows, ks, lrus, workers) = self.grid(workload);
         let mut cells = Vec::new();
         for &window in &windows {
             for mode in ["classic", "auto"] {
@@ -179,23 +271,15 @@ impl BenchAudio {
     }
 }
 
-/// The audio pipeline with `window` samples per window and a quarter of that as the hop.
-fn pipeline(window: usize) -> anyhow::Result<Spec> {
-    let mut spec = Spec::from_ron(AUDIO_PIPELINE, "audio.ron")?;
-    spec.window = window;
-    spec.hop = window / 4;
-    Ok(spec)
-}
-
-/// Seconds of audio for which classic mode's predicted peak is `bytes`: the planner's model
-/// of classic mode (every intermediate whole) on the pipeline at `window`, plus what this
-/// process holds with the pipeline loaded.
-fn seconds_for(spec: &Spec, bytes: u64) -> anyhow::Result<f64> {
+/// Windows for which classic mode's predicted peak is `bytes`: the planner's model of
+/// classic mode (every intermediate whole) on `spec`, plus `baseline`, what a run holds
+/// with the pipeline loaded.
+fn windows_for(spec: &Spec, bytes: u64, baseline: u64) -> anyhow::Result<f64> {
     let plan = Plan::new(spec, None)?;
     let probe = Probe {
         windows: 0,
         ns_per_window: Vec::new(),
-        baseline_rss: sqrtspace::metrics::current_rss().unwrap_or(0),
+        baseline_rss: baseline,
         baseline_file_rss: 0,
         worker_instance_bytes: 0,
     };
@@ -206,13 +290,15 @@ fn seconds_for(spec: &Spec, bytes: u64) -> anyhow::Result<f64> {
     );
     let per_window = (p2.saturating_sub(p1)) as f64 / (t2 - t1) as f64;
     let base = p1 as f64 - per_window * t1 as f64;
-    let windows = ((bytes as f64 - base) / per_window.max(1.0)).max(16.0);
-    Ok((windows * spec.hop as f64 + spec.window as f64) / f64::from(spec.sample_rate))
+    Ok(((bytes as f64 - base) / per_window.max(1.0)).max(16.0))
 }
 
 impl BenchCommand {
     pub fn execute(self) -> anyhow::Result<()> {
-        let Bench::Audio(args) = self.what;
+        let (workload, args) = match self.what {
+            Bench::Audio(args) => (Workload::Audio, args),
+            Bench::Logs(args) => (Workload::Logs, args),
+        };
         std::fs::create_dir_all(&args.out)
             .with_context(|| format!("cannot create {}", args.out.display()))?;
         let temp;
@@ -225,27 +311,30 @@ impl BenchCommand {
             temp.path().to_path_buf()
         };
         let budget = args.budget.0;
-        let spec = pipeline(4096)?;
+        let spec = workload.pipeline(workload.windows().1)?;
         let shares: &[(&str, f64)] = if args.quick {
             &[("fit", 0.25), ("spill", 2.0)]
         } else {
             &[("fit", 0.25), ("barely-fit", 0.85), ("spill", 2.0)]
         };
+        let baseline = baseline_rss(workload, &spec, &data)?;
         let mut datasets = Vec::new();
         for &(name, share) in shares {
-            let seconds = seconds_for(&spec, (share * budget as f64) as u64)?;
-            let path = data.join(format!("{name}.wav"));
-            eprintln!("generating {name}: {seconds:.0} s of audio ...");
-            let samples = (seconds * f64::from(spec.sample_rate)).round() as u64;
-            write_audio(&path, AudioFormat::Wav16, samples, spec.sample_rate, 1)?;
+            let length = workload.length(
+                &spec,
+                windows_for(&spec, (share * budget as f64) as u64, baseline)?,
+            );
+            let path = data.join(workload.file_name(name));
+            eprintln!("generating {name}: {length:.0} {} ...", workload.unit());
+            workload.generate(&spec, &path, length)?;
             datasets.push(Dataset {
                 name,
                 share,
-                seconds,
+                length,
                 path,
             });
         }
-        let cells = args.cells();
+        let cells = args.cells(workload);
         let runs = datasets.len() * cells.len();
         let progress = ProgressBar::new(runs as u64).with_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} {msg}")
@@ -255,7 +344,7 @@ impl BenchCommand {
         for dataset in &datasets {
             for cell in &cells {
                 progress.set_message(format!("{} {}", dataset.name, cell.mode));
-                rows.push(run_cell(dataset, cell, budget, &data)?);
+                rows.push(run_cell(workload, dataset, cell, budget, &data)?);
                 progress.inc(1);
             }
         }
@@ -268,7 +357,7 @@ impl BenchCommand {
         }
         writer.flush()?;
         let plotted = plot::draw(&rows, budget, &args.out)?;
-        println!("{}", summary(&rows, &datasets));
+        println!("{}", summary(&rows, &datasets, workload.unit()));
         println!("wrote {}", csv_path.display());
         for path in plotted {
             println!("wrote {}", path.display());
@@ -277,11 +366,43 @@ impl BenchCommand {
     }
 }
 
-fn run_cell(dataset: &Dataset, cell: &Cell, budget: u64, data: &Path) -> anyhow::Result<Row> {
-    let spec = pipeline(cell.window)?;
-    let ron = data.join(format!("audio-{}.ron", cell.window));
+/// Peak RSS of a classic run over two windows, in a child process: what every run holds
+/// before its data (the runtime, the plugins loaded and instantiated). Run twice: the first
+/// run compiles the plugins into the cache the others load them from.
+fn baseline_rss(workload: Workload, spec: &Spec, data: &Path) -> anyhow::Result<u64> {
+    let input = data.join(workload.file_name("baseline"));
+    workload.generate(spec, &input, workload.length(spec, 1.0))?;
+    let ron = data.join("baseline.ron");
+    std::fs::write(&ron, workload.ron_for(spec.window))?;
+    let args: Vec<OsString> = vec![
+        ron.into(),
+        "--input".into(),
+        input.clone().into(),
+        "--mode".into(),
+        "classic".into(),
+    ];
+    child::run(&args, &data.join("baseline.json"), None)?;
+    let run = child::run(&args, &data.join("baseline.json"), None)?;
+    let _ = std::fs::remove_file(&input);
+    match (run.outcome, run.report) {
+        (Outcome::Ok, Some(report)) => Ok(report.usage.max_rss_bytes),
+        (outcome, _) => {
+            anyhow::bail!("the baseline run (two windows, classic) failed: {outcome:?}")
+        }
+    }
+}
+
+fn run_cell(
+    workload: Workload,
+    dataset: &Dataset,
+    cell: &Cell,
+    budget: u64,
+    data: &Path,
+) -> anyhow::Result<Row> {
+    let spec = workload.pipeline(cell.window)?;
+    let ron = data.join(format!("pipeline-{}.ron", cell.window));
     if !ron.exists() {
-        std::fs::write(&ron, ron_for(cell.window))?;
+        std::fs::write(&ron, workload.ron_for(cell.window))?;
     }
     let mut args: Vec<OsString> = vec![
         ron.into(),
@@ -313,13 +434,11 @@ fn run_cell(dataset: &Dataset, cell: &Cell, budget: u64, data: &Path) -> anyhow:
     let metrics = data.join("metrics.json");
     let _ = std::fs::remove_file(&metrics);
     let run = child::run(&args, &metrics, Some(budget))?;
-    let windows = ((dataset.seconds * f64::from(spec.sample_rate)).round() as u64)
-        .saturating_sub(spec.window as u64)
-        / spec.hop as u64
-        + 1;
+    let windows = workload.windows_in(&spec, dataset.length);
     let mut row = Row {
         dataset: dataset.name.into(),
-        seconds: dataset.seconds,
+        length: dataset.length,
+        unit: workload.unit().into(),
         windows,
         window: cell.window,
         mode: cell.mode.into(),
@@ -378,26 +497,15 @@ fn run_cell(dataset: &Dataset, cell: &Cell, budget: u64, data: &Path) -> anyhow:
     Ok(row)
 }
 
-/// The pipeline file for `window`: the audio pipeline with the window and hop set.
-fn ron_for(window: usize) -> String {
-    AUDIO_PIPELINE
-        .replacen("window: 4096,", &format!("window: {window},"), 1)
-        .replacen("hop: 1024,", &format!("hop: {},", window / 4), 1)
-}
-
 /// The rows the plots and the summary show: per dataset and mode, the run at the default
-/// settings (window 4096 if it ran, the middle k and LRU, the most workers).
+/// settings (the middle window, k and LRU that ran, the most workers).
 pub(crate) fn headline(rows: &[Row]) -> Vec<&Row> {
-    let window = if rows.iter().any(|r| r.window == 4096) {
-        4096
-    } else {
-        rows.first().map_or(4096, |r| r.window)
-    };
     let middle = |mut v: Vec<u64>| {
         v.sort_unstable();
         v.dedup();
         v.get(v.len() / 2).copied()
     };
+    let window = middle(rows.iter().map(|r| r.window as u64).collect()).unwrap_or(0) as usize;
     let sqrt: Vec<&Row> = rows
         .iter()
         .filter(|r| r.mode == "sqrt" && r.window == window)
@@ -414,7 +522,7 @@ pub(crate) fn headline(rows: &[Row]) -> Vec<&Row> {
         .collect()
 }
 
-fn summary(rows: &[Row], datasets: &[Dataset]) -> String {
+fn summary(rows: &[Row], datasets: &[Dataset], unit: &str) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header([
@@ -426,8 +534,8 @@ fn summary(rows: &[Row], datasets: &[Dataset]) -> String {
             .find(|d| d.name == r.dataset)
             .map_or(String::new(), |d| {
                 format!(
-                    " ({:.0} s, classic ≈ {:.0}% of budget)",
-                    d.seconds,
+                    " ({:.0} {unit}, classic ≈ {:.0}% of budget)",
+                    d.length,
                     d.share * 100.0
                 )
             });

@@ -1,6 +1,7 @@
-//! `sqrtspace demo audio|ml`: generates audio, runs the pipeline in classic mode and in
-//! the mode auto picks, each in its own process so each peak RSS is its own, checks the two
-//! outputs are the same bytes, and prints the report.
+//! `sqrtspace demo audio|ml|logs`: generates the input (audio, or access logs with
+//! incidents), runs the pipeline in classic mode and in the mode auto picks, each in its own
+//! process so each peak RSS is its own, checks the two outputs are the same bytes, and prints
+//! the report.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::path::Path;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use sqrtspace::generate::logs::{Incident, IncidentKind, write_logs};
 use sqrtspace::generate::{AudioFormat, write_audio};
 use sqrtspace::metrics::{LlcMisses, Report, format_secs};
 use sqrtspace::spec::ByteSize;
@@ -27,6 +29,19 @@ enum Demo {
     /// The ML preprocessing pipeline: log-mel bands, patches, seeded masking,
     /// standardization.
     Ml(DemoAudio),
+    /// The logs pipeline: parse, per-window counts and quantiles, rolling aggregates, alerts
+    /// (all Wasm plugins) over generated access logs with injected incidents.
+    Logs(DemoLogs),
+}
+
+#[derive(Debug, Args)]
+struct DemoLogs {
+    /// Lines of access log to generate.
+    #[arg(long, default_value_t = 2_000_000)]
+    lines: u64,
+    /// Keep the generated files in this directory instead of a temporary one.
+    #[arg(long)]
+    keep: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -41,14 +56,18 @@ struct DemoAudio {
 
 /// The ML preprocessing pipeline, built into the binary like the audio one.
 const ML_PIPELINE: &str = include_str!("../../../pipelines/ml-preproc.ron");
+/// The logs pipeline.
+const LOGS_PIPELINE: &str = include_str!("../../../pipelines/logs.ron");
 
-fn run_child(dir: &Path, mode: &str) -> anyhow::Result<Report> {
+/// Runs `dir/pipeline.ron` over `dir/input` in `mode` in a child process, writing
+/// `dir/MODE.ext`.
+fn run_child(dir: &Path, input: &str, mode: &str, ext: &str) -> anyhow::Result<Report> {
     let args: Vec<OsString> = vec![
         dir.join("pipeline.ron").into(),
         "--input".into(),
-        dir.join("audio.wav").into(),
+        dir.join(input).into(),
         "--output".into(),
-        dir.join(format!("{mode}.npy")).into(),
+        dir.join(format!("{mode}.{ext}")).into(),
         "--mode".into(),
         mode.into(),
     ];
@@ -65,18 +84,10 @@ impl DemoCommand {
         let (name, pipeline, args) = match self.what {
             Demo::Audio(args) => ("Audio", AUDIO_PIPELINE, args),
             Demo::Ml(args) => ("ML preprocessing", ML_PIPELINE, args),
+            Demo::Logs(args) => return demo_logs(&args),
         };
-        let temp;
-        let dir = match &args.keep {
-            Some(dir) => {
-                std::fs::create_dir_all(dir)?;
-                dir.as_path()
-            }
-            None => {
-                temp = tempfile::tempdir()?;
-                temp.path()
-            }
-        };
+        let mut temp = None;
+        let dir = work_dir(&args.keep, &mut temp)?;
         std::fs::write(dir.join("pipeline.ron"), pipeline)?;
         let spec = sqrtspace::Spec::from_ron(pipeline, "pipeline.ron")?;
         let samples = (args.seconds * f64::from(spec.sample_rate)).round() as u64;
@@ -91,22 +102,124 @@ impl DemoCommand {
             spec.sample_rate,
             1,
         )?;
-        progress.set_message("running classic mode (the baseline) in its own process");
-        let classic = run_child(dir, "classic")?;
-        progress.set_message("running auto mode in its own process");
-        let auto = run_child(dir, "auto")?;
-        progress.finish_and_clear();
-        let identical =
-            std::fs::read(dir.join("classic.npy"))? == std::fs::read(dir.join("auto.npy"))?;
-        println!(
-            "{}",
-            comparison(name, &auto, &classic, identical, args.seconds)
+        let (classic, auto, identical) = classic_and_auto(dir, "audio.wav", "npy", &progress)?;
+        let what = format!(
+            "{name} demo: {} s of audio, {} windows of {} samples, hop {}",
+            args.seconds, auto.run.windows_out, auto.window, auto.hop
         );
+        println!("{}", comparison(&what, &auto, &classic, identical));
         if !identical {
             bail!("the outputs differ");
         }
         Ok(())
     }
+}
+
+/// `keep`, created, or a temporary directory held in `temp`.
+fn work_dir<'a>(
+    keep: &'a Option<std::path::PathBuf>,
+    temp: &'a mut Option<tempfile::TempDir>,
+) -> anyhow::Result<&'a Path> {
+    Ok(match keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir.as_path()
+        }
+        None => temp.insert(tempfile::tempdir()?).path(),
+    })
+}
+
+/// Classic mode, then auto, each in a child process of its own; whether their outputs are
+/// the same bytes.
+fn classic_and_auto(
+    dir: &Path,
+    input: &str,
+    ext: &str,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<(Report, Report, bool)> {
+    progress.set_message("running classic mode (the baseline) in its own process");
+    let classic = run_child(dir, input, "classic", ext)?;
+    progress.set_message("running auto mode in its own process");
+    let auto = run_child(dir, input, "auto", ext)?;
+    progress.finish_and_clear();
+    let identical = std::fs::read(dir.join(format!("classic.{ext}")))?
+        == std::fs::read(dir.join(format!("auto.{ext}")))?;
+    Ok((classic, auto, identical))
+}
+
+fn demo_logs(args: &DemoLogs) -> anyhow::Result<()> {
+    let mut temp = None;
+    let dir = work_dir(&args.keep, &mut temp)?;
+    std::fs::write(dir.join("pipeline.ron"), LOGS_PIPELINE)?;
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.enable_steady_tick(std::time::Duration::from_millis(100));
+    progress.set_message(format!("generating {} lines of access log", args.lines));
+    let incidents = write_logs(
+        &dir.join("access.log"),
+        &dir.join("incidents.jsonl"),
+        args.lines,
+        1,
+    )?;
+    let (classic, auto, identical) = classic_and_auto(dir, "access.log", "jsonl", &progress)?;
+    let what = format!(
+        "Logs demo: {} lines, {} windows of {} lines, hop {}",
+        args.lines, auto.run.windows_out, auto.window, auto.hop
+    );
+    println!("{}", comparison(&what, &auto, &classic, identical));
+    if let Some(lines) = auto.lines {
+        println!(
+            "Input: {} lines, {} not UTF-8 (replaced), {} cut",
+            lines.lines, lines.invalid_utf8, lines.truncated
+        );
+    }
+    let alerts = std::fs::read_to_string(dir.join("auto.jsonl"))?;
+    println!("{}", alert_summary(&alerts, &incidents)?);
+    if !identical {
+        bail!("the outputs differ");
+    }
+    Ok(())
+}
+
+/// How many alerts of each kind fired and whether each lies over an injected incident of its
+/// kind (the generator's ground truth).
+fn alert_summary(alerts: &str, incidents: &[Incident]) -> anyhow::Result<String> {
+    let mut counts: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for line in alerts.lines() {
+        let event: serde_json::Value = serde_json::from_str(line)?;
+        let rule = event["alert"].as_str().unwrap_or("?").to_string();
+        let evidence = event["evidence"]
+            .as_array()
+            .and_then(|pair| Some((pair.first()?.as_u64()?, pair.get(1)?.as_u64()?)));
+        let kind = match rule.as_str() {
+            "error-ratio" => Some(IncidentKind::ErrorBurst),
+            "latency-p95" => Some(IncidentKind::LatencySpike),
+            _ => None,
+        };
+        let explained = match (evidence, kind) {
+            (Some((first, end)), Some(kind)) => incidents
+                .iter()
+                .any(|i| i.kind == kind && first < i.end && i.first < end),
+            _ => false,
+        };
+        let entry = counts.entry(rule).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(explained);
+    }
+    let mut out = format!("Alerts: {}", alerts.lines().count());
+    for (rule, (n, explained)) in &counts {
+        out.push_str(&format!(
+            "; {rule} {n} ({explained} over an injected incident)"
+        ));
+    }
+    out.push_str("\nIncidents injected:");
+    for i in incidents {
+        let kind = match i.kind {
+            IncidentKind::ErrorBurst => "error burst",
+            IncidentKind::LatencySpike => "latency spike",
+        };
+        out.push_str(&format!(" {kind} at lines {}..{};", i.first, i.end));
+    }
+    Ok(out)
 }
 
 /// How `chosen` compares with `baseline`, as "N× <less>" or "N× <more>".
@@ -119,13 +232,8 @@ fn ratio(chosen: f64, baseline: f64, less: &str, more: &str) -> String {
     }
 }
 
-fn comparison(
-    name: &str,
-    chosen: &Report,
-    baseline: &Report,
-    identical: bool,
-    seconds: f64,
-) -> String {
+/// The report table of `chosen` against `baseline`, under the heading `what`.
+fn comparison(what: &str, chosen: &Report, baseline: &Report, identical: bool) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header([
@@ -175,14 +283,11 @@ fn comparison(
         String::new(),
     ]);
     format!(
-        "{name} demo: {seconds} s of audio, {} windows of {} samples, hop {}\n\
+        "{what}\n\
          Mode: {} ({})\n\
          Window: {}   k: {}   Block: {}   LRU: {}   Workers: {}\n\
          {table}\n\
          Outputs: {}",
-        chosen.run.windows_out,
-        chosen.window,
-        chosen.hop,
         chosen.mode,
         chosen.mode_reason,
         chosen.window,

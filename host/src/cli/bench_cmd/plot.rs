@@ -87,8 +87,9 @@ where
     area.fill(&WHITE).map_err(err)?;
     let points: Vec<(f64, f64, &Row)> = rows
         .iter()
-        .filter_map(|r| (chart.value)(r).map(|v| (r.seconds / 60.0, v.max(1e-3), *r)))
+        .filter_map(|r| (chart.value)(r).map(|v| (x_of(r), v.max(1e-3), *r)))
         .collect();
+    let lines = rows.iter().any(|r| r.unit == "lines");
     let x_max = points.iter().map(|p| p.0).fold(0.0, f64::max) * 1.1 + 0.1;
     let mut ys: Vec<f64> = points.iter().map(|p| p.1).collect();
     ys.extend(chart.line.as_ref().map(|l| l.0));
@@ -112,13 +113,23 @@ where
         .build_cartesian_2d(0.0..x_max, (y_min..y_max).log_scale())
         .map_err(err)?;
     ctx.configure_mesh()
-        .x_desc("stream length (minutes of 48 kHz audio)")
+        .x_desc(if lines {
+            "stream length (millions of lines)"
+        } else {
+            "stream length (minutes of 48 kHz audio)"
+        })
         .y_desc(chart.y_label)
         .label_style(("sans-serif", 15))
         .light_line_style(WHITE)
         .y_labels(20)
         .y_label_formatter(&|v| format!("{v}"))
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| {
+            if lines {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.0}")
+            }
+        })
         .draw()
         .map_err(err)?;
     if let Some((y, label)) = &chart.line {
@@ -163,4 +174,13 @@ where
         .map_err(err)?;
     area.present().map_err(err)?;
     Ok(())
+}
+
+/// Where a run sits on the x axis: minutes of audio, or millions of lines.
+fn x_of(row: &Row) -> f64 {
+    if row.unit == "lines" {
+        row.length / 1e6
+    } else {
+        row.length / 60.0
+    }
 }
