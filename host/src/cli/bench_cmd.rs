@@ -1,5 +1,5 @@
 //! `sqrtspace bench audio|logs`: the benchmark matrix. Three stream lengths sized against a
-//! memory budget (fits easily, barely fits, spills) × window × checkpoint interval k × LRU
+//! memory budget from measured classic runs (fits easily, barely fits, spills) × window × checkpoint interval k × LRU
 //! bytes × workers, in classic, sqrt and auto mode, each run in a child process of its own
 //! under the budget; a CSV of every run and plots of peak RSS and wall time against stream
 //! length.
@@ -126,9 +126,10 @@ struct BenchArgs {
     /// Where the CSV and the plots go.
     #[arg(long)]
     out: PathBuf,
-    /// The memory budget: the datasets are sized against it (classic mode's predicted peak
-    /// at a quarter of it, 85% of it and twice it), auto mode plans for it, and a run whose
-    /// resident memory passes it is stopped and recorded as over budget.
+    /// The memory budget: the datasets are sized against it (classic mode's peak, as two
+    /// measured classic runs extrapolate it, at a quarter of it, 85% of it and twice it), auto
+    /// mode plans for it, and a run whose resident memory passes it is stopped and recorded
+    /// as over budget.
     #[arg(long, default_value = "1 GiB")]
     budget: ByteSize,
     /// A small subset: the fit and spill datasets, the middle window (audio 4096, logs 1000),
@@ -156,7 +157,7 @@ struct BenchArgs {
 #[derive(Debug, Clone)]
 struct Dataset {
     name: &'static str,
-    /// Classic mode's predicted peak as a share of the budget.
+    /// Classic mode's expected peak as a share of the budget.
     share: f64,
     /// Seconds of audio or lines of log.
     length: f64,
@@ -317,13 +318,11 @@ impl BenchCommand {
         } else {
             &[("fit", 0.25), ("barely-fit", 0.85), ("spill", 2.0)]
         };
-        let baseline = baseline_rss(workload, &spec, &data)?;
+        eprintln!("calibrating: two classic runs, at about a quarter and a half of the budget ...");
+        let sizes = calibrated_windows(workload, &spec, &data, budget, shares)?;
         let mut datasets = Vec::new();
-        for &(name, share) in shares {
-            let length = workload.length(
-                &spec,
-                windows_for(&spec, (share * budget as f64) as u64, baseline)?,
-            );
+        for (&(name, share), &windows) in shares.iter().zip(&sizes) {
+            let length = workload.length(&spec, windows);
             let path = data.join(workload.file_name(name));
             eprintln!("generating {name}: {length:.0} {} ...", workload.unit());
             workload.generate(&spec, &path, length)?;
@@ -366,13 +365,19 @@ impl BenchCommand {
     }
 }
 
-/// Peak RSS of a classic run over two windows, in a child process: what every run holds
-/// before its data (the runtime, the plugins loaded and instantiated). Run twice: the first
-/// run compiles the plugins into the cache the others load them from.
-fn baseline_rss(workload: Workload, spec: &Spec, data: &Path) -> anyhow::Result<u64> {
-    let input = data.join(workload.file_name("baseline"));
-    workload.generate(spec, &input, workload.length(spec, 1.0))?;
-    let ron = data.join("baseline.ron");
+/// Peak RSS of classic mode over `windows` windows of `spec`'s input, in a child process
+/// (run `times` times, the last one measured: the first compiles the plugins into the cache
+/// the others load them from).
+fn classic_peak(
+    workload: Workload,
+    spec: &Spec,
+    data: &Path,
+    windows: f64,
+    times: usize,
+) -> anyhow::Result<u64> {
+    let input = data.join(workload.file_name("calibration"));
+    workload.generate(spec, &input, workload.length(spec, windows))?;
+    let ron = data.join("calibration.ron");
     std::fs::write(&ron, workload.ron_for(spec.window))?;
     let args: Vec<OsString> = vec![
         ron.into(),
@@ -381,15 +386,52 @@ fn baseline_rss(workload: Workload, spec: &Spec, data: &Path) -> anyhow::Result<
         "--mode".into(),
         "classic".into(),
     ];
-    child::run(&args, &data.join("baseline.json"), None)?;
-    let run = child::run(&args, &data.join("baseline.json"), None)?;
-    let _ = std::fs::remove_file(&input);
-    match (run.outcome, run.report) {
-        (Outcome::Ok, Some(report)) => Ok(report.usage.max_rss_bytes),
-        (outcome, _) => {
-            anyhow::bail!("the baseline run (two windows, classic) failed: {outcome:?}")
-        }
+    let mut run = None;
+    for _ in 0..times.max(1) {
+        run = Some(child::run(&args, &data.join("calibration.json"), None)?);
     }
+    let _ = std::fs::remove_file(&input);
+    match run.map(|r| (r.outcome, r.report)) {
+        Some((Outcome::Ok, Some(report))) => Ok(report.usage.max_rss_bytes),
+        other => anyhow::bail!(
+            "the calibration run ({windows:.0} windows, classic) failed: {:?}",
+            other.map(|o| o.0)
+        ),
+    }
+}
+
+/// Windows whose classic run peaks at each share of `budget`: the line through two measured
+/// classic runs, at the planner's guess for a quarter of the budget and at twice that. The
+/// planner's model only places the two runs, so a model that is off for some input (a
+/// plugin's working memory, text's real length) does not mislabel the datasets; both runs are
+/// past the fixed costs (the runtime, a plugin's memory for its largest call), so the line
+/// holds beyond them.
+fn calibrated_windows(
+    workload: Workload,
+    spec: &Spec,
+    data: &Path,
+    budget: u64,
+    shares: &[(&str, f64)],
+) -> anyhow::Result<Vec<f64>> {
+    let process = sqrtspace::metrics::current_rss().unwrap_or(0);
+    let guess = windows_for(spec, budget / 4, process)?.max(64.0);
+    // Twice: the first run compiles the plugins into the cache the others load them from.
+    let p1 = classic_peak(workload, spec, data, guess, 2)? as f64;
+    let p2 = classic_peak(workload, spec, data, 2.0 * guess, 1)? as f64;
+    let per_window = (p2 - p1) / guess;
+    if per_window <= 0.0 {
+        anyhow::bail!(
+            "calibration: classic mode peaked at {} over {guess:.0} windows and {} over twice \
+             that; memory does not grow with the stream here",
+            ByteSize(p1 as u64),
+            ByteSize(p2 as u64)
+        );
+    }
+    let fixed = p1 - per_window * guess;
+    Ok(shares
+        .iter()
+        .map(|&(_, share)| ((share * budget as f64 - fixed) / per_window).max(16.0))
+        .collect())
 }
 
 fn run_cell(

@@ -211,14 +211,17 @@ fn alert_summary(alerts: &str, incidents: &[Incident]) -> anyhow::Result<String>
             "; {rule} {n} ({explained} over an injected incident)"
         ));
     }
-    out.push_str("\nIncidents injected:");
-    for i in incidents {
-        let kind = match i.kind {
-            IncidentKind::ErrorBurst => "error burst",
-            IncidentKind::LatencySpike => "latency spike",
-        };
-        out.push_str(&format!(" {kind} at lines {}..{};", i.first, i.end));
-    }
+    let injected: Vec<String> = incidents
+        .iter()
+        .map(|i| {
+            let kind = match i.kind {
+                IncidentKind::ErrorBurst => "error burst",
+                IncidentKind::LatencySpike => "latency spike",
+            };
+            format!("{kind} at lines {}..{}", i.first, i.end)
+        })
+        .collect();
+    out.push_str(&format!("\nIncidents injected: {}", injected.join("; ")));
     Ok(out)
 }
 
