@@ -33,6 +33,7 @@ fn plugin(path: &str, params: Option<&str>) -> OpSpec {
         }),
         deadline_ms: None,
         memory_limit: None,
+        max_state: None,
         sha256: None,
     })
 }
@@ -61,7 +62,7 @@ fn bench_op(
             })
         }),
         Instance::Kernel(mut kernel) => {
-            kernel.reset();
+            kernel.reset().unwrap_or_else(|e| panic!("{e}"));
             group.bench_function(id, |b| {
                 b.iter(|| {
                     let call = StageCall {

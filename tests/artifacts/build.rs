@@ -33,6 +33,13 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("MALFORMED", "hostile-malformed", "hostile_malformed.wasm"),
     ("OLD_WIT", "hostile-old-wit", "hostile_old_wit.wasm"),
     ("IDENTITY", "plugin-identity", "plugin_identity.wasm"),
+    ("KERNEL", "hostile-kernel", "hostile_kernel.wasm"),
+    ("STAGE", "hostile-stage", "hostile_stage.wasm"),
+    (
+        "DESCRIBE_LOOP",
+        "hostile-describe-loop",
+        "hostile_describe_loop.wasm",
+    ),
 ];
 
 fn main() {

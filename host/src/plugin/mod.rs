@@ -39,6 +39,35 @@ pub const DEFAULT_DEADLINE_MS: u64 = 10_000;
 /// Per-instance memory cap when the pipeline does not set one.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 256 << 20;
 
+/// Most bytes of text a plugin's message or description keeps; the rest is cut, saying how
+/// much.
+pub(crate) const MAX_PLUGIN_TEXT: usize = 1024;
+
+/// Text a plugin wrote (an error message, its name or description), made safe to show on a
+/// terminal: control characters (newlines that would forge another `error:` line, ANSI
+/// escapes, BEL) are written as escapes, and past [`MAX_PLUGIN_TEXT`] bytes it is cut, saying
+/// how much was.
+pub(crate) fn plugin_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_PLUGIN_TEXT) + 32);
+    let mut kept = 0;
+    for (at, c) in text.char_indices() {
+        if out.len() >= MAX_PLUGIN_TEXT {
+            kept = at;
+            break;
+        }
+        kept = at + c.len_utf8();
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if kept < text.len() {
+        out.push_str(&format!(" [... {} more bytes cut]", text.len() - kept));
+    }
+    out
+}
+
 /// A stage implemented by a plugin, as the pipeline declares it:
 /// `Plugin(path: "features.wasm", params: (...), deadline_ms: 1000, memory_limit: "64 MiB")`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -57,6 +86,10 @@ pub struct PluginSpec {
     /// Most linear memory one instance may grow to.
     #[serde(default)]
     pub memory_limit: Option<ByteSize>,
+    /// Most bytes a kernel's state may hold (the pipeline's `limits: (state_bytes: ..)` when
+    /// absent): every checkpoint keeps a copy of it.
+    #[serde(default)]
+    pub max_state: Option<ByteSize>,
     /// The file's sha256 (hex, from `sqrtspace plugin hash`): a file with another hash is
     /// refused before it is compiled.
     #[serde(default)]
@@ -340,4 +373,26 @@ pub fn resolve(path: &Path, base_dir: Option<&Path>) -> Result<PathBuf, PluginEr
         path: path.display().to_string(),
         searched: dirs.iter().map(|d| d.display().to_string()).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_PLUGIN_TEXT, plugin_text};
+
+    #[test]
+    fn plugin_text_escapes_control_characters_and_cuts_saying_how_much() {
+        assert_eq!(plugin_text("plain ünïcode"), "plain ünïcode");
+        assert_eq!(
+            plugin_text("bad\nerror: forged\x1b[2J\x07"),
+            "bad\\nerror: forged\\u{1b}[2J\\u{7}"
+        );
+        let long = "é".repeat(5000);
+        let shown = plugin_text(&long);
+        assert!(shown.len() < MAX_PLUGIN_TEXT + 40, "{}", shown.len());
+        let kept = shown.split(" [... ").next().unwrap_or_default();
+        assert_eq!(
+            shown,
+            format!("{kept} [... {} more bytes cut]", long.len() - kept.len())
+        );
+    }
 }

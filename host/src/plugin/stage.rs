@@ -11,7 +11,7 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 
 use super::{
     DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_LIMIT, LoadedPlugin, PluginError, PluginSpec, Runtime,
-    WIT_PACKAGE, WIT_VERSION, resolve,
+    WIT_PACKAGE, WIT_VERSION, plugin_text, resolve,
 };
 use crate::spec::ByteSize;
 use crate::stage::{
@@ -86,6 +86,42 @@ fn import_hint(imports: &[String]) -> String {
     }
 }
 
+/// What a failed call says: the memory cap it hit, the deadline it ran past, or the trap,
+/// with a hint at the likely cause.
+fn trap_message(
+    what: &str,
+    trap: &wasmtime::Error,
+    limiter: &Limiter,
+    deadline: Duration,
+    imports: &[String],
+) -> String {
+    if let Some(asked) = limiter.refused {
+        format!(
+            "{what} exceeded the memory limit of {} (asked for {})",
+            ByteSize(limiter.memory_cap as u64),
+            ByteSize(asked as u64)
+        )
+    } else if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        format!(
+            "{what} ran past its deadline of {} ms",
+            deadline.as_millis()
+        )
+    } else {
+        let unreachable = trap.downcast_ref::<Trap>() == Some(&Trap::UnreachableCodeReached);
+        let hint = if !imports.is_empty() {
+            import_hint(imports)
+        } else if unreachable {
+            " (a Rust plugin that panics ends this way)".into()
+        } else {
+            String::new()
+        };
+        format!(
+            "{what} trapped{hint}: {}",
+            plugin_text(&trap.root_cause().to_string())
+        )
+    }
+}
+
 /// Refuses memory growth past the cap, and remembers that it did.
 struct Limiter {
     memory_cap: usize,
@@ -133,6 +169,8 @@ struct Shared {
     stateful: bool,
     deadline: Duration,
     memory_cap: usize,
+    /// Most bytes a kernel's state may hold.
+    max_state: u64,
     /// What the component imports (nothing, for a well-behaved plugin).
     imports: Vec<String>,
 }
@@ -186,12 +224,13 @@ fn wit_layout(port: &Port) -> wit::Layout {
     }
 }
 
+/// What a plugin's error says, made safe to print (see [`plugin_text`]).
 fn describe_error(e: &wit::Error) -> String {
     match e {
-        wit::Error::Params(m) => format!("bad parameters: {m}"),
-        wit::Error::Input(m) => format!("bad input: {m}"),
-        wit::Error::State(m) => format!("bad state: {m}"),
-        wit::Error::Failed(m) => m.clone(),
+        wit::Error::Params(m) => format!("bad parameters: {}", plugin_text(m)),
+        wit::Error::Input(m) => format!("bad input: {}", plugin_text(m)),
+        wit::Error::State(m) => format!("bad state: {}", plugin_text(m)),
+        wit::Error::Failed(m) => plugin_text(m),
     }
 }
 
@@ -228,29 +267,13 @@ impl Live {
             .set_epoch_deadline(Runtime::ticks(shared.deadline));
         match f(&self.plugin, &mut self.store) {
             Ok(result) => Ok(result),
-            Err(trap) => Err(if let Some(asked) = self.store.data().refused {
-                format!(
-                    "{what} exceeded the memory limit of {} (asked for {})",
-                    ByteSize(shared.memory_cap as u64),
-                    ByteSize(asked as u64)
-                )
-            } else if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-                format!(
-                    "{what} ran past its deadline of {} ms",
-                    shared.deadline.as_millis()
-                )
-            } else {
-                let unreachable =
-                    trap.downcast_ref::<Trap>() == Some(&Trap::UnreachableCodeReached);
-                let hint = if !shared.imports.is_empty() {
-                    import_hint(&shared.imports)
-                } else if unreachable {
-                    " (a Rust plugin that panics ends this way)".into()
-                } else {
-                    String::new()
-                };
-                format!("{what} trapped{hint}: {}", trap.root_cause())
-            }),
+            Err(trap) => Err(trap_message(
+                what,
+                &trap,
+                self.store.data(),
+                shared.deadline,
+                &shared.imports,
+            )),
         }
     }
 
@@ -317,6 +340,9 @@ pub fn build(spec: &PluginSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operat
         deadline: Duration::from_millis(spec.deadline_ms.unwrap_or(DEFAULT_DEADLINE_MS)),
         memory_cap: usize::try_from(spec.memory_limit.map_or(DEFAULT_MEMORY_LIMIT, |b| b.0))
             .unwrap_or(usize::MAX),
+        max_state: spec
+            .max_state
+            .map_or(crate::spec::Limits::default().state_bytes.0, |b| b.0),
         imports: Vec::new(),
     };
     shared.imports = imports(&shared.loaded.component, runtime);
@@ -407,7 +433,6 @@ impl Operator for PluginOp {
             live,
             inputs: Vec::new(),
             state: Vec::new(),
-            reset_error: None,
         };
         Ok(if self.shared.stateful {
             Instance::Kernel(Box::new(instance))
@@ -426,8 +451,6 @@ struct PluginInstance {
     inputs: Vec<wit::Tensor>,
     /// A kernel's state.
     state: Vec<u8>,
-    /// Why `init-state` failed, reported by the next step (`reset` cannot return errors).
-    reset_error: Option<String>,
 }
 
 fn fill<T: Element>(view: &TensorView<'_>, values: &mut Vec<T>) -> Result<(), StageError> {
@@ -636,20 +659,33 @@ const MAX_ROWS_PER_CALL: usize = 4096;
 
 impl PluginInstance {
     /// Output rows per call: at most [`MAX_ROWS_PER_CALL`], and few enough that one call's
-    /// inputs stay within [`CALL_SHARE_OF_CAP`] of the memory cap (at least one). Classic mode
-    /// hands a stage the whole stream at once; without this, a plugin would need its whole
-    /// input in its memory and its deadline would have to cover the whole stream.
+    /// inputs and outputs stay within [`CALL_SHARE_OF_CAP`] of the memory cap (at least one).
+    /// Classic mode hands a stage the whole stream at once; without this, a plugin would need
+    /// its whole input in its memory and its deadline would have to cover the whole stream.
+    /// The output counts as much as the inputs: a stage with rows of 16,384 values from rows
+    /// of 33 must not be handed 4096 rows at once.
     fn rows_per_call(&self, call: &StageCall<'_>) -> usize {
         // Text rows are as long as their lines: measure them (a string also costs its
         // pointer and length in the plugin's memory).
-        let row_bytes: usize = call
+        let input_bytes: usize = call
             .inputs
             .iter()
             .map(|v| match v.dtype() {
                 DType::Text => (v.nbytes() + 8 * v.rows() * v.row_len()).div_ceil(v.rows().max(1)),
-                dtype => v.row_len() * dtype.size(),
+                dtype => v.row_len().saturating_mul(dtype.size()),
             })
-            .sum();
+            .fold(0, usize::saturating_add);
+        // A text output's length is unknown before the call: its pointers and lengths, and
+        // as many bytes again as the input rows hold.
+        let output = &self.shared.output.layout;
+        let output_bytes = match output.dtype {
+            DType::Text => output
+                .row_len()
+                .saturating_mul(8)
+                .saturating_add(input_bytes),
+            dtype => output.row_len().saturating_mul(dtype.size()),
+        };
+        let row_bytes = input_bytes.saturating_add(output_bytes);
         (self.shared.memory_cap / CALL_SHARE_OF_CAP / row_bytes.max(1))
             .saturating_sub(self.shared.context)
             .clamp(1, MAX_ROWS_PER_CALL)
@@ -710,6 +746,22 @@ impl PluginInstance {
                 .call_step(s, block, inputs, state)
         })?;
         self.accept(tensor, call.rows, out)?;
+        self.keep_state("step", state)
+    }
+
+    /// Takes the state a call returned, refusing one past the stage's limit: every
+    /// checkpoint holds a copy, so a state that grows without bound would take the run's
+    /// memory with it.
+    fn keep_state(&mut self, what: &str, state: Vec<u8>) -> Result<(), StageError> {
+        if state.len() as u64 > self.shared.max_state {
+            return Err(self.fail(format!(
+                "{what} returned a state of {}, more than the limit of {} (raise it with \
+                 `max_state: \"...\"` on the stage, or `limits: (state_bytes: \"...\")` in \
+                 the pipeline)",
+                ByteSize(state.len() as u64),
+                ByteSize(self.shared.max_state)
+            )));
+        }
         self.state = state;
         Ok(())
     }
@@ -728,13 +780,11 @@ impl Stage for PluginInstance {
 }
 
 impl Kernel for PluginInstance {
-    fn reset(&mut self) {
-        // An error here surfaces at the next step, with its message, since `reset` cannot fail.
-        self.state = self
-            .run("init-state", |p, s, _, _| {
-                p.sqrtspace_pipeline_stage().call_init_state(s)
-            })
-            .unwrap_or_default();
+    fn reset(&mut self) -> Result<(), StageError> {
+        let state = self.run("init-state", |p, s, _, _| {
+            p.sqrtspace_pipeline_stage().call_init_state(s)
+        })?;
+        self.keep_state("init-state", state)
     }
 
     fn step(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
@@ -747,7 +797,6 @@ impl Kernel for PluginInstance {
 
     fn load_state(&mut self, state: &[u8]) -> Result<(), StageError> {
         self.state = state.to_vec();
-        self.reset_error = None;
         Ok(())
     }
 
@@ -785,8 +834,9 @@ pub struct PluginInfo {
     pub load_ms: f64,
 }
 
-/// Loads a plugin file and describes it, without configuring it.
-pub fn inspect(path: &Path) -> Result<PluginInfo, PluginError> {
+/// Loads a plugin file and describes it, without configuring it; `describe` runs under
+/// `deadline`.
+pub fn inspect(path: &Path, deadline: Duration) -> Result<PluginInfo, PluginError> {
     let runtime = Runtime::global()?;
     let loaded = runtime.load(path)?;
     let name = path.display().to_string();
@@ -828,7 +878,7 @@ pub fn inspect(path: &Path) -> Result<PluginInfo, PluginError> {
             },
         );
         store.limiter(|limiter| limiter);
-        store.set_epoch_deadline(Runtime::ticks(Duration::from_millis(DEFAULT_DEADLINE_MS)));
+        store.set_epoch_deadline(Runtime::ticks(deadline));
         let plugin = bindings::Plugin::instantiate(&mut store, &loaded.component, &linker)
             .map_err(|e| PluginError::Invalid {
                 path: name.clone(),
@@ -837,17 +887,13 @@ pub fn inspect(path: &Path) -> Result<PluginInfo, PluginError> {
         let described = plugin
             .sqrtspace_pipeline_stage()
             .call_describe(&mut store)
-            .map_err(|e| PluginError::Invalid {
+            .map_err(|trap| PluginError::Invalid {
                 path: name.clone(),
-                message: format!(
-                    "describe trapped{}: {}",
-                    import_hint(&info.imports),
-                    e.root_cause()
-                ),
+                message: trap_message("describe", &trap, store.data(), deadline, &info.imports),
             })?;
-        info.name = described.name;
-        info.version = described.version;
-        info.description = described.description;
+        info.name = plugin_text(&described.name);
+        info.version = plugin_text(&described.version);
+        info.description = plugin_text(&described.description);
         info.stateful = described.stateful;
     }
     Ok(info)

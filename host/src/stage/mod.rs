@@ -52,8 +52,10 @@ pub trait Stage: Send {
 /// The state lives in the instance; the executor copies it out as a byte blob for
 /// checkpoints and puts it back to resume from one.
 pub trait Kernel: Send {
-    /// Puts the kernel in its initial state (window 0).
-    fn reset(&mut self);
+    /// Puts the kernel in its initial state (window 0); a kernel whose initial state cannot be
+    /// made (a plugin's `init-state` that fails, traps or runs past its deadline) says why, and
+    /// the run stops.
+    fn reset(&mut self) -> Result<(), StageError>;
     /// Computes `call.rows` output rows and advances the state past them.
     fn step(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError>;
     /// The current state as bytes.

@@ -85,8 +85,9 @@ impl Iir {
 }
 
 impl Kernel for Iir {
-    fn reset(&mut self) {
+    fn reset(&mut self) -> Result<(), StageError> {
         self.state = State::new(self.width, self.sections.len(), self.start);
+        Ok(())
     }
 
     fn step(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {

@@ -104,8 +104,7 @@ pub(crate) mod testing {
         match op.instantiate().map_err(|e| e.to_string())? {
             Instance::Stage(mut stage) => stage.process(&call, &mut out),
             Instance::Kernel(mut kernel) => {
-                kernel.reset();
-                kernel.step(&call, &mut out)
+                kernel.reset().and_then(|()| kernel.step(&call, &mut out))
             }
         }
         .map_err(|e| e.to_string())?;
