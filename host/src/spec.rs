@@ -67,11 +67,84 @@ pub struct Spec {
     /// The stage whose output a run produces; the last stage when absent.
     #[serde(default)]
     pub target: Option<String>,
+    /// Bounds on what the pipeline and its plugins may ask for; raise them here when a
+    /// pipeline really needs more.
+    #[serde(default)]
+    pub limits: Limits,
     /// The stages, in any order; their inputs make the graph.
     pub stages: Vec<StageSpec>,
     /// The directory of the pipeline file, where relative plugin paths are looked for.
     #[serde(skip)]
     pub base_dir: Option<std::path::PathBuf>,
+    /// The text the spec was parsed from and its name, so that errors found later (a
+    /// plugin's complaint about its params) can point at a line of the file.
+    #[serde(skip)]
+    pub source: Option<Source>,
+    /// Settings given on the command line rather than in the file (`mode`, `block`, ...),
+    /// so that the plan's reasons say where each came from.
+    #[serde(skip)]
+    pub from_command_line: Vec<&'static str>,
+}
+
+/// The text of a pipeline and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    /// The file name (or a name for text from elsewhere).
+    pub origin: String,
+    /// The text, as parsed.
+    pub text: std::sync::Arc<str>,
+}
+
+impl Source {
+    /// The 1-based line and column of byte `offset`.
+    pub fn position(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+}
+
+/// Bounds on what a pipeline or a plugin may ask for. Each keeps an absurd or hostile value
+/// from making a run's work or memory grow without end; each can be raised in the pipeline
+/// (`limits: (context_rows: 1000000)`).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most earlier rows a stage may declare as context (65,536).
+    pub context_rows: usize,
+    /// Most bytes one output row of a stage may hold (256 MiB).
+    pub row_bytes: ByteSize,
+    /// Most bytes a kernel's state may hold (16 MiB).
+    pub state_bytes: ByteSize,
+    /// Most stages, counting the ones composite operators expand into (1,024).
+    pub stages: usize,
+    /// Most worker threads (1,024).
+    pub workers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            context_rows: 1 << 16,
+            row_bytes: ByteSize(256 << 20),
+            state_bytes: ByteSize(16 << 20),
+            stages: 1024,
+            workers: 1024,
+        }
+    }
+}
+
+/// Where a setting the planner reports came from.
+impl Spec {
+    /// "set on the command line" or "set in the pipeline", for the plan's reasons.
+    pub fn set_by(&self, setting: &str) -> &'static str {
+        if self.from_command_line.contains(&setting) {
+            "set on the command line"
+        } else {
+            "set in the pipeline"
+        }
+    }
 }
 
 /// One stage of the pipeline.
@@ -328,6 +401,10 @@ impl fmt::Display for ByteSize {
     }
 }
 
+/// Largest pipeline file read: a pipeline is a page of text; a file larger than this is
+/// almost surely something else, and parsing it would cost time and memory for nothing.
+pub const MAX_PIPELINE_BYTES: u64 = 4 << 20;
+
 /// A pipeline file could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
@@ -352,28 +429,67 @@ pub enum SpecError {
         /// What the parser says.
         message: String,
     },
+    /// The file is larger than any pipeline.
+    #[error(
+        "{origin} holds {} ({bytes} bytes), more than the {} a pipeline file may hold",
+        ByteSize(*.bytes), ByteSize(MAX_PIPELINE_BYTES)
+    )]
+    TooLarge {
+        /// The file.
+        origin: String,
+        /// Its size.
+        bytes: u64,
+    },
 }
 
 impl Spec {
     /// Parses RON text; `origin` names it in errors (a file name).
     pub fn from_ron(text: &str, origin: &str) -> Result<Spec, SpecError> {
+        if text.len() as u64 > MAX_PIPELINE_BYTES {
+            return Err(SpecError::TooLarge {
+                origin: origin.to_string(),
+                bytes: text.len() as u64,
+            });
+        }
+        // Editors on some systems start UTF-8 files with a byte-order mark; it is not RON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let options = ron::Options::default().with_default_extension(
             Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES,
         );
-        options.from_str(text).map_err(|e| SpecError::Syntax {
+        let mut spec: Spec = options.from_str(text).map_err(|e| SpecError::Syntax {
             origin: origin.to_string(),
             line: e.span.start.line,
             col: e.span.start.col,
             message: e.code.to_string(),
-        })
+        })?;
+        spec.source = Some(Source {
+            origin: origin.to_string(),
+            text: text.into(),
+        });
+        Ok(spec)
     }
 
     /// Reads and parses a pipeline file.
     pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+        let io = |source| SpecError::Io {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        // Refused before it is read: a pipeline "file" could be a device or a huge log.
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut text = String::new();
+        use std::io::Read;
+        let read = file
+            .take(MAX_PIPELINE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if read as u64 > MAX_PIPELINE_BYTES {
+            let bytes = std::fs::metadata(path).map_or(read as u64, |m| m.len());
+            return Err(SpecError::TooLarge {
+                origin: path.display().to_string(),
+                bytes,
+            });
+        }
         let mut spec = Spec::from_ron(&text, &path.display().to_string())?;
         spec.base_dir = path.parent().map(Path::to_path_buf);
         Ok(spec)

@@ -16,6 +16,11 @@ use crate::io::{Framer, Sink};
 use crate::plan::{INPUT_NODE, NodeId, Plan};
 use crate::tensor::Tensor;
 
+/// Stack left when the depth-first walk moves to a new segment of stack.
+const STACK_RED_ZONE: usize = 128 << 10;
+/// Size of each new segment.
+const STACK_GROWTH: usize = 4 << 20;
+
 pub(crate) struct SqrtExecutor<'p, F: BorrowMut<Framer>> {
     plan: &'p Plan,
     pub(crate) runner: Runner<'p>,
@@ -104,6 +109,14 @@ impl<'p, F: BorrowMut<Framer>> SqrtExecutor<'p, F> {
 
     /// Block `b` of `node`.
     pub(crate) fn block(&mut self, node: NodeId, b: u64) -> Result<Arc<Tensor>, ExecError> {
+        // The walk recurses once per stage along the deepest chain of inputs: a long chain
+        // would overflow the thread's stack, so the stack grows on the heap instead.
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || {
+            self.block_on_stack(node, b)
+        })
+    }
+
+    fn block_on_stack(&mut self, node: NodeId, b: u64) -> Result<Arc<Tensor>, ExecError> {
         if self.keep[node]
             && let Some(hit) = self.cache.get((node, b))
         {

@@ -39,6 +39,10 @@ pub struct Probe {
     /// each worker beyond the first has instances of its own.
     #[serde(default)]
     pub worker_instance_bytes: u64,
+    /// Bytes of each kernel's state after the probe, in plan order (0 for other nodes):
+    /// every checkpoint keeps a copy.
+    #[serde(default)]
+    pub state_bytes: Vec<u64>,
 }
 
 /// Predicted peak RSS and wall time of a whole run in each mode.
@@ -112,6 +116,12 @@ pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
             nanos / windows as f64
         }
     };
+    let mut state_bytes = vec![0; plan.nodes().len()];
+    for (id, state) in sweep.state()?.kernels {
+        if let Some(bytes) = state_bytes.get_mut(id) {
+            *bytes = state.len() as u64;
+        }
+    }
     let mut ns_per_window: Vec<f64> = stats.iter().map(|&n| per(n as f64)).collect();
     if let Some(input) = ns_per_window.first_mut() {
         *input = per(framing.as_nanos() as f64);
@@ -123,6 +133,7 @@ pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
         baseline_rss: current_rss().unwrap_or_else(|| Usage::now().max_rss_bytes),
         baseline_file_rss: Resident::now().map_or(0, |r| r.file_bytes),
         worker_instance_bytes: sweep.worker_instance_bytes(),
+        state_bytes,
     })
 }
 
@@ -184,18 +195,7 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
         .map(|n| hot_row_bytes(n, plan.hop) as u64)
         .sum();
     let batch = 2 * workers as u64 * plan.block as u64 * hot;
-    let ring: u64 = nodes
-        .iter()
-        .filter(|n| n.needed && (n.checkpoint_output || n.kernel))
-        .map(|n| {
-            let per = if n.checkpoint_output {
-                plan.block as u64 * n.port.layout.row_bytes() as u64
-            } else {
-                4 * n.port.layout.row_bytes() as u64
-            };
-            per * plan.checkpoint_slots as u64
-        })
-        .sum();
+    let ring = checkpoint_bytes(plan, probe).saturating_mul(plan.checkpoint_slots as u64);
     let cached: u64 = nodes
         .iter()
         .filter(|n| n.needed && (n.fan_out > 1 || n.read_with_context))
@@ -228,11 +228,65 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
     }
 }
 
+/// Bytes one checkpoint holds: the blocks of stages whose output is checkpointed and every
+/// kernel's state (as the probe measured it; four rows' worth when it did not).
+fn checkpoint_bytes(plan: &Plan, probe: &Probe) -> u64 {
+    plan.nodes()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.needed && (n.checkpoint_output || n.kernel))
+        .map(|(i, n)| {
+            let row = n.port.layout.row_bytes() as u64;
+            let output = if n.checkpoint_output {
+                (plan.block as u64).saturating_mul(row)
+            } else {
+                0
+            };
+            let state = if n.kernel {
+                probe
+                    .state_bytes
+                    .get(i)
+                    .copied()
+                    .filter(|&b| b > 0)
+                    .unwrap_or(4 * row)
+            } else {
+                0
+            };
+            output.saturating_add(state)
+        })
+        .fold(0, u64::saturating_add)
+}
+
 impl Plan {
     /// Attaches predictions from `probe` for the input's length, and in auto mode picks the
     /// mode from them: classic only when its peak is at most half the available memory and it
     /// is not predicted slower than sqrt.
     pub fn apply_probe(&mut self, probe: &Probe) {
+        // The ring the planner sized before the probe counted no kernel state: with the
+        // states measured, it keeps as many checkpoints as fit its budget (two at least).
+        let per_checkpoint = checkpoint_bytes(self, probe);
+        if self.auto_slots
+            && per_checkpoint.saturating_mul(self.checkpoint_slots as u64)
+                > super::CHECKPOINT_BUDGET as u64
+        {
+            let slots = usize::try_from(super::CHECKPOINT_BUDGET as u64 / per_checkpoint.max(1))
+                .unwrap_or(usize::MAX)
+                .max(2);
+            if slots < self.checkpoint_slots {
+                self.checkpoint_slots = slots;
+                set_decision(
+                    &mut self.decisions,
+                    "checkpoint_slots",
+                    slots.to_string(),
+                    format!(
+                        "as many checkpoints ({} each, kernel states included) as fit in {} \
+                         (two at least)",
+                        ByteSize(per_checkpoint),
+                        ByteSize(super::CHECKPOINT_BUDGET as u64)
+                    ),
+                );
+            }
+        }
         let Some(windows) = self.input_windows else {
             return;
         };

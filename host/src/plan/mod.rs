@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::machine::Machine;
-use crate::spec::{InputKind, Mode, Spec};
+use crate::spec::{InputKind, Mode, Source, Spec};
 use crate::stage::builtin;
 use crate::stage::{BuildContext, BuildError, Operator, Port};
 use crate::tensor::DType;
@@ -72,7 +72,7 @@ pub struct Decision {
     pub setting: &'static str,
     /// Its value.
     pub value: String,
-    /// Why: "set in the pipeline", or the rule that chose it.
+    /// Why: "set in the pipeline" (or "on the command line"), or the rule that chose it.
     pub reason: String,
 }
 
@@ -128,6 +128,8 @@ pub struct Plan {
     pub estimates: Option<Estimates>,
     /// Whether the pipeline left the mode to the planner.
     pub auto_mode: bool,
+    /// Whether the planner chose the checkpoint slots (a probe may then lower them).
+    auto_slots: bool,
     nodes: Vec<Node>,
     target: NodeId,
 }
@@ -267,6 +269,24 @@ impl Plan {
         let max_workers = at_least_one(spec.max_workers, "max_workers")?;
         let input_buffer_blocks = at_least_one(spec.input_buffer_blocks, "input_buffer_blocks")?;
 
+        let limits = spec.limits;
+        if spec.stages.len() > limits.stages {
+            return Err(PlanError::Inconsistent(format!(
+                "the pipeline has {} stages, more than the limit of {} (raise it with \
+                 `limits: (stages: N)` if it really needs them)",
+                spec.stages.len(),
+                limits.stages
+            )));
+        }
+        if let Some(workers) = max_workers
+            && workers > limits.workers
+        {
+            return Err(PlanError::Inconsistent(format!(
+                "{workers} workers is more than the limit of {} (this machine has {} cores; \
+                 raise it with `limits: (workers: N)`)",
+                limits.workers, machine.cores
+            )));
+        }
         let (mut nodes, target) = graph::build_nodes(spec)?;
         build_operators(spec, &mut nodes)?;
         graph::mark_needed(&mut nodes, target);
@@ -293,14 +313,16 @@ impl Plan {
                  not slower (`run` and `plan --input` probe; without an input, sqrt)"
                     .to_string(),
             ),
-            chosen => (chosen, "set in the pipeline".to_string()),
+            chosen => (chosen, spec.set_by("mode").to_string()),
         };
         decide("mode", mode.to_string(), mode_reason);
+        // Each row is at most `limits.row_bytes` and there are at most `limits.stages` of
+        // them, so this cannot overflow; saturating all the same.
         let hot_row_bytes: usize = nodes
             .iter()
             .filter(|n| n.needed)
             .map(|n| hot_row_bytes(n, spec.hop))
-            .sum();
+            .fold(0, usize::saturating_add);
         if hot_row_bytes as u64 > machine.available_ram {
             return Err(PlanError::Impossible(format!(
                 "one window needs {} across the stages, more than the {} of memory available; \
@@ -310,14 +332,22 @@ impl Plan {
             )));
         }
         let cores = machine.cores;
-        let max_workers = max_workers.unwrap_or(cores);
+        let max_workers = max_workers.unwrap_or(cores.min(limits.workers));
         let cache_budget = machine
             .l2_bytes
             .min((machine.llc_bytes as f64 * 0.6) as u64 / max_workers as u64)
             .max(1 << 16) as usize;
         let block = match block {
+            Some(b) if (b as u64).saturating_mul(hot_row_bytes as u64) > machine.available_ram => {
+                return Err(PlanError::Impossible(format!(
+                    "a block of {b} windows needs {} across the stages, more than the {} of \
+                     memory available; choose a smaller block",
+                    crate::spec::ByteSize((b as u64).saturating_mul(hot_row_bytes as u64)),
+                    crate::spec::ByteSize(machine.available_ram)
+                )));
+            }
             Some(b) => {
-                decide("block", b.to_string(), "set in the pipeline".into());
+                decide("block", b.to_string(), spec.set_by("block").into());
                 b
             }
             None => {
@@ -343,7 +373,7 @@ impl Plan {
                 decide(
                     "checkpoint_every",
                     k.to_string(),
-                    "set in the pipeline".into(),
+                    spec.set_by("checkpoint_every").into(),
                 );
                 k
             }
@@ -353,7 +383,12 @@ impl Plan {
                     "checkpoint_every",
                     rounded.to_string(),
                     format!(
-                        "{k} from the pipeline, rounded up to a multiple of the block ({block}): checkpoints sit on block boundaries"
+                        "{k} {}, rounded up to a multiple of the block ({block}): checkpoints sit on block boundaries",
+                        if spec.from_command_line.contains(&"checkpoint_every") {
+                            "from the command line"
+                        } else {
+                            "from the pipeline"
+                        }
                     ),
                 );
                 rounded
@@ -387,7 +422,7 @@ impl Plan {
                 decide(
                     "checkpoint_slots",
                     slots.to_string(),
-                    "set in the pipeline".into(),
+                    spec.set_by("checkpoint_slots").into(),
                 );
                 slots
             }
@@ -398,8 +433,8 @@ impl Plan {
                 let output_bytes: usize = nodes
                     .iter()
                     .filter(|n| n.needed && n.checkpoint_output)
-                    .map(|n| n.port.layout.row_bytes() * block)
-                    .sum();
+                    .map(|n| n.port.layout.row_bytes().saturating_mul(block))
+                    .fold(0, usize::saturating_add);
                 let affordable = CHECKPOINT_BUDGET
                     .checked_div(output_bytes)
                     .map_or(usize::MAX, |n| n.max(DEFAULT_CHECKPOINT_SLOTS));
@@ -434,7 +469,7 @@ impl Plan {
             "max_workers",
             max_workers.to_string(),
             if spec.max_workers.is_some() {
-                "set in the pipeline".into()
+                spec.set_by("max_workers").into()
             } else {
                 format!(
                     "every core ({cores}); runs from the start sweep forward on all of them, \
@@ -455,7 +490,7 @@ impl Plan {
             ),
         ] {
             let reason = if given {
-                "set in the pipeline"
+                spec.set_by(setting)
             } else {
                 "default"
             };
@@ -481,6 +516,7 @@ impl Plan {
             input_windows,
             estimates: None,
             auto_mode: spec.mode == Mode::Auto,
+            auto_slots: spec.checkpoint_slots.is_none(),
             input: spec.input,
             window: spec.window,
             hop: spec.hop,
@@ -539,6 +575,64 @@ fn hot_row_bytes(node: &Node, hop: usize) -> usize {
     }
 }
 
+/// A plugin's complaint about its params starts with a line and column inside the params
+/// text ("bad parameters: 1:11: ..."); this points it at the pipeline file instead.
+fn params_in_file(spec: &Spec, stage: &crate::spec::StageSpec, message: String) -> String {
+    const MARK: &str = "bad parameters: ";
+    let (Some(source), crate::spec::OpSpec::Plugin(plugin)) = (&spec.source, &stage.op) else {
+        return message;
+    };
+    let Some(params) = plugin.params.as_ref().map(|p| p.get_ron()) else {
+        return message;
+    };
+    let Some(at) = message.find(MARK).map(|i| i + MARK.len()) else {
+        return message;
+    };
+    // "L:C: ..." or "L:C-L:C: ...", or "unknown field `name`..." (placed where the name is).
+    let rest = &message[at..];
+    let placed = rest.split_once(": ").and_then(|(place, text)| {
+        let start = place.split('-').next().unwrap_or(place);
+        let (l, c) = start.split_once(':')?;
+        Some((l.parse::<usize>().ok()?, c.parse::<usize>().ok()?, text))
+    });
+    let unknown = || {
+        let field = rest.strip_prefix("unknown field `")?.split('`').next()?;
+        let name = field.rsplit('.').next().unwrap_or(field);
+        let offset = params
+            .find(&format!("{name}:"))
+            .or_else(|| params.find(name))?;
+        let (line, col) = Source {
+            origin: String::new(),
+            text: params.into(),
+        }
+        .position(offset);
+        Some((line, col, rest))
+    };
+    let Some((line, col, text)) = placed.or_else(unknown) else {
+        return message;
+    };
+    // The params of this stage: after its name, where there are several alike.
+    let named = source.text.find(&format!("{:?}", stage.name)).unwrap_or(0);
+    let Some(offset) = source.text[named..]
+        .find(params)
+        .map(|o| o + named)
+        .or_else(|| source.text.find(params))
+    else {
+        return message;
+    };
+    let (first_line, first_col) = source.position(offset);
+    let (line, col) = if line <= 1 {
+        (first_line, first_col + col.saturating_sub(1))
+    } else {
+        (first_line + line - 1, col)
+    };
+    format!(
+        "{}{MARK}{}:{line}:{col}: {text}",
+        &message[..at - MARK.len()],
+        source.origin
+    )
+}
+
 fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<(), PlanError> {
     for id in 1..nodes.len() {
         let stage = graph::stage_spec(spec, &nodes[id].name);
@@ -554,11 +648,66 @@ fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<(), PlanError> {
             hop: spec.hop,
             base_dir: spec.base_dir.as_deref(),
         };
-        let op = builtin::build(&stage.op, &ctx).map_err(|source| PlanError::Stage {
+        // A plugin's state limit defaults to the pipeline's.
+        let op_spec = match &stage.op {
+            crate::spec::OpSpec::Plugin(p) if p.max_state.is_none() => {
+                crate::spec::OpSpec::Plugin(crate::plugin::PluginSpec {
+                    max_state: Some(spec.limits.state_bytes),
+                    ..p.clone()
+                })
+            }
+            _ => stage.op.clone(),
+        };
+        let op = builtin::build(&op_spec, &ctx).map_err(|source| PlanError::Stage {
             stage: stage.name.clone(),
             op: stage.op.name(),
-            source,
+            source: match source {
+                BuildError::Plugin(message) => {
+                    BuildError::Plugin(params_in_file(spec, stage, message))
+                }
+                other => other,
+            },
         })?;
+        // What a plugin declares is the plugin's doing (exit status 6), a built-in's comes
+        // from its parameters (3).
+        let refuse = |message: String| PlanError::Stage {
+            stage: stage.name.clone(),
+            op: stage.op.name(),
+            source: if op.plugin().is_some() {
+                BuildError::Plugin(message)
+            } else {
+                BuildError::Param(message)
+            },
+        };
+        let layout = &op.output().layout;
+        let row_bytes = layout
+            .row_shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .and_then(|n| n.checked_mul(layout.dtype.size()));
+        match row_bytes {
+            Some(bytes) if bytes as u64 <= spec.limits.row_bytes.0 => {}
+            _ => {
+                return Err(refuse(format!(
+                    "declares rows of {:?} {} elements, {}, more than the limit of {} a row \
+                     (raise it with `limits: (row_bytes: \"...\")` if it is meant)",
+                    layout.row_shape,
+                    layout.dtype,
+                    row_bytes.map_or("more bytes than this machine can count".into(), |b| {
+                        crate::spec::ByteSize(b as u64).to_string()
+                    }),
+                    spec.limits.row_bytes
+                )));
+            }
+        }
+        if op.context() > spec.limits.context_rows {
+            return Err(refuse(format!(
+                "declares a context of {} rows, more than the limit of {} (every block would \
+                 carry them; raise it with `limits: (context_rows: N)` if it is meant)",
+                op.context(),
+                spec.limits.context_rows
+            )));
+        }
         let node = &mut nodes[id];
         node.port = op.output().clone();
         node.context = op.context();

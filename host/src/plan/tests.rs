@@ -246,6 +246,7 @@ fn probe(plan: &Plan, ns: f64) -> Probe {
         baseline_rss: 8 << 20,
         baseline_file_rss: 4 << 20,
         worker_instance_bytes: 0,
+        state_bytes: Vec::new(),
     }
 }
 
