@@ -127,6 +127,23 @@ pub(crate) fn write_atomically(
     fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), OutputError> {
     let name = path.display().to_string();
+    let path = &match crate::io::destination(path)? {
+        crate::io::Destination::Regular(path) => path,
+        // A device or a FIFO is written in place, never replaced by a file.
+        crate::io::Destination::Special { path, .. } => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|source| OutputError::Create {
+                    path: name.clone(),
+                    source,
+                })?;
+            let mut out = std::io::BufWriter::with_capacity(CHUNK, &file);
+            return fill(&mut out)
+                .and_then(|()| out.flush())
+                .map_err(|source| OutputError::Write { path: name, source });
+        }
+    };
     let temp = output_temp(".gen.", ".partial", &parent_dir(path)).map_err(|source| {
         OutputError::Create {
             path: name.clone(),
@@ -177,14 +194,58 @@ pub fn write_audio(
     })
 }
 
-fn write_wav(
-    out: &mut std::io::BufWriter<&std::fs::File>,
+/// Writes `samples` samples of synthetic audio as a WAV stream to `out` (stdout, a pipe):
+/// the header hound writes for a file, with the lengths filled in up front, since a stream
+/// cannot be patched (0xFFFFFFFF, "read to the end", when they do not fit in 32 bits), then
+/// the samples as they are generated.
+pub fn write_wav_stream(
+    out: &mut impl Write,
     float: bool,
     samples: u64,
     sample_rate: u32,
     seed: u64,
-) -> Result<(), hound::Error> {
-    let spec = hound::WavSpec {
+) -> std::io::Result<()> {
+    let mut header = std::io::Cursor::new(Vec::new());
+    hound::WavWriter::new(&mut header, wav_spec(float, sample_rate))
+        .and_then(hound::WavWriter::finalize)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut header = header.into_inner();
+    let bytes_per_sample = if float { 4 } else { 2 };
+    let data = samples
+        .checked_mul(bytes_per_sample)
+        .and_then(|d| u32::try_from(d).ok())
+        .filter(|&d| d.checked_add(header.len() as u32).is_some());
+    let riff = data.map_or(u32::MAX, |d| d + header.len() as u32 - 8);
+    let at = header.len() - 4;
+    header[4..8].copy_from_slice(&riff.to_le_bytes());
+    header[at..].copy_from_slice(&data.unwrap_or(u32::MAX).to_le_bytes());
+    out.write_all(&header)?;
+    let mut generator = AudioGenerator::new(sample_rate, seed);
+    let mut buf = vec![0.0f32; CHUNK];
+    let mut bytes = Vec::with_capacity(CHUNK * 4);
+    let mut left = samples;
+    while left > 0 {
+        let n = left.min(CHUNK as u64) as usize;
+        generator.fill(&mut buf[..n]);
+        bytes.clear();
+        if float {
+            bytes.extend(buf[..n].iter().flat_map(|v| v.to_le_bytes()));
+        } else {
+            bytes.extend(buf[..n].iter().flat_map(|&v| pcm16(v).to_le_bytes()));
+        }
+        out.write_all(&bytes)?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// A sample as 16-bit PCM.
+fn pcm16(v: f32) -> i16 {
+    (f64::from(v) * 32767.0).round().clamp(-32768.0, 32767.0) as i16
+}
+
+fn wav_spec(float: bool, sample_rate: u32) -> hound::WavSpec {
+    hound::WavSpec {
         channels: 1,
         sample_rate,
         bits_per_sample: if float { 32 } else { 16 },
@@ -193,7 +254,17 @@ fn write_wav(
         } else {
             hound::SampleFormat::Int
         },
-    };
+    }
+}
+
+fn write_wav(
+    out: &mut std::io::BufWriter<&std::fs::File>,
+    float: bool,
+    samples: u64,
+    sample_rate: u32,
+    seed: u64,
+) -> Result<(), hound::Error> {
+    let spec = wav_spec(float, sample_rate);
     let mut generator = AudioGenerator::new(sample_rate, seed);
     let mut buf = vec![0.0f32; CHUNK];
     let mut left = samples;
@@ -209,8 +280,7 @@ fn write_wav(
             // n <= CHUNK, which fits in u32.
             let mut block = writer.get_i16_writer(n as u32);
             for &v in &buf[..n] {
-                block
-                    .write_sample((f64::from(v) * 32767.0).round().clamp(-32768.0, 32767.0) as i16);
+                block.write_sample(pcm16(v));
             }
             block.flush()?;
         }

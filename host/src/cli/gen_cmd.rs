@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use sqrtspace::generate::logs::write_logs;
-use sqrtspace::generate::{AudioFormat, write_audio, write_raw_f32};
+use sqrtspace::generate::{AudioFormat, write_audio, write_raw_f32, write_wav_stream};
 
 #[derive(Debug, Args)]
 pub struct GenCommand {
@@ -50,7 +50,8 @@ struct GenAudio {
     /// Seed of the noise.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// The file to write, or `-` for raw f32 on stdout.
+    /// The file to write, or `-` for a stream on stdout (a 32-bit float WAV, or what
+    /// `--format` says).
     #[arg(long, short)]
     out: PathBuf,
     /// File format (default: from the extension; .wav is 16-bit PCM).
@@ -71,14 +72,23 @@ impl GenCommand {
         );
         let samples = (args.seconds * f64::from(args.sample_rate)).round() as u64;
         if args.out.as_os_str() == "-" {
-            anyhow::ensure!(
-                matches!(args.format, None | Some(AudioFormat::RawF32)),
-                "stdout gets raw-f32 samples (a WAV header needs a file to be patched)"
-            );
+            // A float WAV unless asked otherwise: its header says what the stream is, so
+            // `sqrtspace run --input -` reads it without being told.
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            write_raw_f32(&mut out, samples, args.sample_rate, args.seed)
-                .and_then(|()| std::io::Write::flush(&mut out))
-                .context("writing samples to stdout")?;
+            match args.format.unwrap_or(AudioFormat::WavF32) {
+                AudioFormat::RawF32 => {
+                    write_raw_f32(&mut out, samples, args.sample_rate, args.seed)
+                }
+                format => write_wav_stream(
+                    &mut out,
+                    format == AudioFormat::WavF32,
+                    samples,
+                    args.sample_rate,
+                    args.seed,
+                ),
+            }
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .context("writing samples to stdout")?;
             return Ok(());
         }
         let format = args

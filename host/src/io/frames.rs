@@ -174,6 +174,11 @@ impl FrameFile {
     }
 
     /// Moves to frame `position` (the end, past it); `Ok(false)` for a stream.
+    /// Whether it can seek: a file can, a stream cannot.
+    pub(crate) fn seekable(&self) -> bool {
+        matches!(self.reader, FrameReader::File(_))
+    }
+
     pub(crate) fn seek(&mut self, position: u64) -> Result<bool, InputError> {
         let FrameReader::File(reader) = &mut self.reader else {
             return Ok(false);

@@ -111,6 +111,11 @@ impl LineSource {
         self
     }
 
+    /// Whether it can go back to an earlier line (a file can; a stream cannot).
+    pub fn seekable(&self) -> bool {
+        matches!(self.reader, Reader::File(_))
+    }
+
     /// The file or stream, for messages.
     pub fn describe(&self) -> &str {
         &self.name

@@ -2,6 +2,8 @@
 //! the framer that turns samples into windows, and sinks written block by block to a
 //! temporary file that is renamed into place only when the run succeeds.
 
+mod detect;
+mod flac;
 mod framer;
 mod frames;
 mod lines;
@@ -14,12 +16,17 @@ mod wav;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use detect::{Detected, detect, open_line_stream, open_lines, open_stream};
+pub use flac::FlacSource;
 pub use framer::Framer;
 pub use lines::{DEFAULT_MAX_LINE, LineSource, LineStats};
 pub use npy::NpySource;
 pub use raw::RawF32Source;
 pub use shards::{ShardSink, is_shard, shard_name};
-pub use sink::{Committed, FileSink, MemorySink, OutputError, OutputFormat, Sink, StreamSink};
+pub use sink::{
+    Committed, Destination, FileSink, MemorySink, OutputError, OutputFormat, Sink, StreamSink,
+    destination,
+};
 pub use wav::WavSource;
 
 /// Samples read per call when filling a block; big enough to amortize calls, small enough to
@@ -39,6 +46,11 @@ pub trait SampleSource: Send {
     /// Moves so that the next read starts at sample `position`; `Ok(false)` when the source
     /// cannot seek.
     fn seek(&mut self, position: u64) -> Result<bool, InputError>;
+    /// Whether [`SampleSource::seek`] can move at all: a stream (stdin, a decompressed file)
+    /// is read once, forward, and runs over it go through a push/pull session.
+    fn seekable(&self) -> bool {
+        true
+    }
 }
 
 /// The input could not be opened or read.
@@ -97,6 +109,8 @@ pub enum InputFormat {
     RawF32,
     /// A 1-D `.npy` array of f32 or f64.
     Npy,
+    /// FLAC, any bit depth and channel count.
+    Flac,
     /// Text, one record per line (the input of pipelines with `input: Lines`).
     Lines,
 }
@@ -107,18 +121,26 @@ impl fmt::Display for InputFormat {
             InputFormat::Wav => "wav",
             InputFormat::RawF32 => "raw-f32",
             InputFormat::Npy => "npy",
+            InputFormat::Flac => "flac",
             InputFormat::Lines => "lines",
         })
     }
 }
 
 impl InputFormat {
-    /// The format a file name suggests.
+    /// The format a file name suggests (`x.wav.gz` is a WAV file, compressed).
     pub fn from_path(path: &Path) -> Option<InputFormat> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        let mut ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        if matches!(ext.as_str(), "gz" | "zst") {
+            ext = Path::new(path.file_stem()?)
+                .extension()?
+                .to_str()?
+                .to_ascii_lowercase();
+        }
         match ext.as_str() {
             "wav" | "wave" => Some(InputFormat::Wav),
             "npy" => Some(InputFormat::Npy),
+            "flac" => Some(InputFormat::Flac),
             "f32" | "raw" | "pcm" => Some(InputFormat::RawF32),
             "log" | "txt" | "jsonl" | "ndjson" => Some(InputFormat::Lines),
             _ => None,
@@ -126,43 +148,16 @@ impl InputFormat {
     }
 }
 
-/// Opens `path` as `format` (or the format its extension names). `channel` picks one channel
-/// of a multi-channel WAV.
+/// Opens `path` as samples: as what its first bytes say it is (a WAV, `.npy` or FLAC header,
+/// gzip or zstd compression around any of them), or, with no header, as `format` or what its
+/// name says; never as something else. `channel` picks one channel of a multi-channel WAV or
+/// FLAC. A compressed file is read as a stream: once, forward.
 pub fn open_source(
     path: &Path,
     format: Option<InputFormat>,
     channel: Option<usize>,
 ) -> Result<Box<dyn SampleSource>, InputError> {
-    let format = match format.or_else(|| InputFormat::from_path(path)) {
-        Some(format) => format,
-        None => {
-            return Err(InputError::Format {
-                path: path.display().to_string(),
-                message:
-                    "cannot tell the format from the file name; pass --format wav, raw-f32 or npy"
-                        .into(),
-            });
-        }
-    };
-    if channel.is_some() && format != InputFormat::Wav {
-        return Err(InputError::Format {
-            path: path.display().to_string(),
-            message: format!("--channel applies to WAV input, but this is {format}"),
-        });
-    }
-    Ok(match format {
-        InputFormat::Wav => Box::new(WavSource::open(path, channel)?),
-        InputFormat::RawF32 => Box::new(RawF32Source::open(path)?),
-        InputFormat::Npy => Box::new(NpySource::open(path)?),
-        InputFormat::Lines => {
-            return Err(InputError::Format {
-                path: path.display().to_string(),
-                message: "is lines of text, but the pipeline reads samples; a pipeline \
-                          with `input: Lines` reads lines"
-                    .into(),
-            });
-        }
-    })
+    detect::open_source(path, format, channel)
 }
 
 /// Samples held in memory, for the library API and tests.

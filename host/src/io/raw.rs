@@ -144,6 +144,10 @@ impl SampleSource for RawF32Source {
         Ok(whole / 4)
     }
 
+    fn seekable(&self) -> bool {
+        self.seekable
+    }
+
     fn seek(&mut self, position: u64) -> Result<bool, InputError> {
         if !self.seekable {
             return Ok(false);

@@ -176,6 +176,30 @@ impl<R: Read> Read for Recorder<R> {
     }
 }
 
+/// The channel a run reads from an input of `channels` channels: the one asked for, or the
+/// only one; a multi-channel input needs `--channel`.
+pub(super) fn pick_channel(
+    name: &str,
+    channels: usize,
+    channel: Option<usize>,
+) -> Result<usize, InputError> {
+    let format_error = |message: String| InputError::Format {
+        path: name.to_string(),
+        message,
+    };
+    match (channel, channels) {
+        (Some(c), n) if c < n => Ok(c),
+        (Some(c), n) => Err(format_error(format!(
+            "has {n} channel(s); channel {c} does not exist (channels count from 0)"
+        ))),
+        (None, 1) => Ok(0),
+        (None, n) => Err(format_error(format!(
+            "has {n} channels; choose one with --channel 0..{}",
+            n.saturating_sub(1)
+        ))),
+    }
+}
+
 impl SampleLayout {
     /// Checks the format hound read against the frame size and picks the channel.
     fn new(
@@ -207,21 +231,7 @@ impl SampleLayout {
                 channels, spec.bits_per_sample, block_align
             )));
         }
-        let channel = match (channel, channels) {
-            (Some(c), n) if c < n => c,
-            (Some(c), n) => {
-                return Err(format_error(format!(
-                    "has {n} channel(s); channel {c} does not exist (channels count from 0)"
-                )));
-            }
-            (None, 1) => 0,
-            (None, n) => {
-                return Err(format_error(format!(
-                    "has {n} channels; choose one with --channel 0..{}",
-                    n - 1
-                )));
-            }
-        };
+        let channel = pick_channel(name, channels, channel)?;
         Ok(SampleLayout {
             encoding,
             bytes_per_sample,
@@ -271,6 +281,10 @@ impl SampleSource for WavSource {
         let bytes = self.file.read(max)?;
         samples.decode(bytes, out);
         Ok(bytes.len() / samples.block_align)
+    }
+
+    fn seekable(&self) -> bool {
+        self.file.seekable()
     }
 
     fn seek(&mut self, position: u64) -> Result<bool, InputError> {
