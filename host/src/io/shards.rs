@@ -7,11 +7,10 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use npyz::WriterBuilder;
 use tempfile::NamedTempFile;
 
 use super::output_temp;
-use super::sink::{OutputError, Sink, npy_dtype, npy_takes, sync_dir};
+use super::sink::{OutputError, Sink, npy_header, npy_takes, sync_dir};
 use crate::tensor::{Layout, TensorView};
 
 /// The shard files' names: `shard-` and five or more digits.
@@ -99,11 +98,7 @@ impl ShardSink {
         let mut out = BufWriter::with_capacity(1 << 16, temp);
         let mut shape = vec![rows];
         shape.extend(self.layout.row_shape.iter().map(|&d| d as u64));
-        npyz::WriteOptions::new_header_only()
-            .dtype(npy_dtype(self.layout.dtype))
-            .shape(&shape)
-            .writer(&mut out)
-            .write_header_only()
+        out.write_all(&npy_header(self.layout.dtype, &shape, 0))
             .map_err(|e| self.write_error(e))?;
         self.current = Some((out, rows));
         Ok(())
