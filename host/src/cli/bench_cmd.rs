@@ -283,6 +283,7 @@ fn windows_for(spec: &Spec, bytes: u64, baseline: u64) -> anyhow::Result<f64> {
         baseline_rss: baseline,
         baseline_file_rss: 0,
         worker_instance_bytes: 0,
+        state_bytes: Vec::new(),
     };
     let (t1, t2) = (10_000u64, 20_000u64);
     let (p1, p2) = (
@@ -356,10 +357,10 @@ impl BenchCommand {
         }
         writer.flush()?;
         let plotted = plot::draw(&rows, budget, &args.out)?;
-        println!("{}", summary(&rows, &datasets, workload.unit()));
-        println!("wrote {}", csv_path.display());
+        outln!("{}", summary(&rows, &datasets, workload.unit()));
+        outln!("wrote {}", csv_path.display());
         for path in plotted {
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
         }
         Ok(())
     }

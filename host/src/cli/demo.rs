@@ -107,7 +107,7 @@ impl DemoCommand {
             "{name} demo: {} s of audio, {} windows of {} samples, hop {}",
             args.seconds, auto.run.windows_out, auto.window, auto.hop
         );
-        println!("{}", comparison(&what, &auto, &classic, identical));
+        outln!("{}", comparison(&what, &auto, &classic, identical));
         if !identical {
             bail!("the outputs differ");
         }
@@ -165,15 +165,17 @@ fn demo_logs(args: &DemoLogs) -> anyhow::Result<()> {
         "Logs demo: {} lines, {} windows of {} lines, hop {}",
         args.lines, auto.run.windows_out, auto.window, auto.hop
     );
-    println!("{}", comparison(&what, &auto, &classic, identical));
+    outln!("{}", comparison(&what, &auto, &classic, identical));
     if let Some(lines) = auto.lines {
-        println!(
+        outln!(
             "Input: {} lines, {} not UTF-8 (replaced), {} cut",
-            lines.lines, lines.invalid_utf8, lines.truncated
+            lines.lines,
+            lines.invalid_utf8,
+            lines.truncated
         );
     }
     let alerts = std::fs::read_to_string(dir.join("auto.jsonl"))?;
-    println!("{}", alert_summary(&alerts, &incidents)?);
+    outln!("{}", alert_summary(&alerts, &incidents)?);
     if !identical {
         bail!("the outputs differ");
     }

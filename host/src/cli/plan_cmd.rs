@@ -94,14 +94,14 @@ impl PlanCommand {
                 estimates: plan.estimates.as_ref(),
                 probe: probed.as_ref(),
             };
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            outln!("{}", serde_json::to_string_pretty(&json)?);
         } else {
             if let Some(t) = windows {
-                println!("input: {t} windows");
+                outln!("input: {t} windows");
             }
-            print!("{plan}");
+            out!("{plan}");
             let m = &plan.machine;
-            println!(
+            outln!(
                 "machine: {} cores, {} of {} memory available, L2 {}, LLC {}, fresh memory {:.2} ns/byte ({})",
                 m.cores,
                 ByteSize(m.available_ram),
@@ -112,7 +112,7 @@ impl PlanCommand {
                 m.source
             );
             if let Some(e) = &plan.estimates {
-                println!(
+                outln!(
                     "predicted for {} windows: classic peak {}, {:.3} s; sqrt peak {}, {:.3} s",
                     e.windows,
                     ByteSize(e.classic_peak_bytes),

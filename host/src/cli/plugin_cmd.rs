@@ -1,6 +1,7 @@
 //! `sqrtspace plugin`: what a plugin file is, before a pipeline uses it.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -21,6 +22,9 @@ enum PluginAction {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Longest the plugin's `describe` may run, in milliseconds.
+        #[arg(long, default_value_t = sqrtspace::plugin::DEFAULT_DEADLINE_MS)]
+        deadline_ms: u64,
     },
     /// Print each file's sha256, to pin in a pipeline: `Plugin(path: .., sha256: "..")`.
     Hash {
@@ -39,12 +43,16 @@ enum PluginAction {
 impl PluginCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         match self.what {
-            PluginAction::Inspect { path, json } => print_inspect(&path, json),
+            PluginAction::Inspect {
+                path,
+                json,
+                deadline_ms,
+            } => print_inspect(&path, json, Duration::from_millis(deadline_ms)),
             PluginAction::Hash { paths } => {
                 for path in paths {
                     let bytes = std::fs::read(&path)
                         .with_context(|| format!("cannot read plugin {}", path.display()))?;
-                    println!("{}  {}", content_hash(&bytes), path.display());
+                    outln!("{}  {}", content_hash(&bytes), path.display());
                 }
                 Ok(())
             }
@@ -52,7 +60,7 @@ impl PluginCommand {
                 let runtime = Runtime::global()?;
                 for path in paths {
                     let loaded = runtime.load(&path)?;
-                    println!(
+                    outln!(
                         "{:<10} {:>8.1} ms  {}",
                         format!("{:?}", loaded.cache).to_lowercase(),
                         loaded.load_time.as_secs_f64() * 1e3,
@@ -65,18 +73,18 @@ impl PluginCommand {
     }
 }
 
-fn print_inspect(path: &Path, json: bool) -> anyhow::Result<()> {
-    let info = inspect(path)?;
+fn print_inspect(path: &Path, json: bool, deadline: Duration) -> anyhow::Result<()> {
+    let info = inspect(path, deadline)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
+        outln!("{}", serde_json::to_string_pretty(&info)?);
         return Ok(());
     }
-    println!("plugin       {}", info.path);
-    println!("name         {} {}", info.name, info.version);
+    outln!("plugin       {}", info.path);
+    outln!("name         {} {}", info.name, info.version);
     if !info.description.is_empty() {
-        println!("description  {}", info.description);
+        outln!("description  {}", info.description);
     }
-    println!(
+    outln!(
         "contract     {}@{}{}",
         sqrtspace::plugin::WIT_PACKAGE,
         info.wit_version,
@@ -89,7 +97,7 @@ fn print_inspect(path: &Path, json: bool) -> anyhow::Result<()> {
             )
         }
     );
-    println!(
+    outln!(
         "kind         {}",
         if info.stateful {
             "kernel (stateful)"
@@ -97,7 +105,7 @@ fn print_inspect(path: &Path, json: bool) -> anyhow::Result<()> {
             "stage (pure)"
         }
     );
-    println!(
+    outln!(
         "imports      {}",
         if info.imports.is_empty() {
             "none".to_string()
@@ -105,7 +113,7 @@ fn print_inspect(path: &Path, json: bool) -> anyhow::Result<()> {
             info.imports.join(", ")
         }
     );
-    println!("size         {} bytes, sha256 {}", info.bytes, info.sha256);
-    println!("loaded       {:.2} ms ({:?})", info.load_ms, info.cache);
+    outln!("size         {} bytes, sha256 {}", info.bytes, info.sha256);
+    outln!("loaded       {:.2} ms ({:?})", info.load_ms, info.cache);
     Ok(())
 }

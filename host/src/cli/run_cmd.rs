@@ -4,26 +4,50 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+
+use super::usage;
 use clap::Args;
 use sqrtspace::exec::WindowRange;
 use sqrtspace::exec::persist::{CheckpointDir, Identity, InputIdentity, PersistStats};
 use sqrtspace::exec::run_persisted;
 use sqrtspace::io::{
-    FileSink, Framer, InputFormat, LineSource, OutputFormat, RawF32Source, SampleSource, ShardSink,
-    Sink, StreamSink, WavSource, open_source,
+    Destination, FileSink, Framer, InputFormat, OutputError, OutputFormat, SampleSource, ShardSink,
+    Sink, StreamSink, destination, open_line_stream, open_lines, open_source, open_stream,
 };
 use sqrtspace::metrics::{IoCounters, LlcCounter, LlcMisses, Report, Resident, Usage};
 use sqrtspace::spec::{ByteSize, InputKind};
 use sqrtspace::{ExecError, Mode, Plan, Session, Spec, run};
 
 #[derive(Debug, Args)]
+#[command(after_help = concat!(
+    "Examples:
+  sqrtspace run pipelines/audio.ron --input hour.wav --output features.npy --report
+  sqrtspace run pipelines/audio.ron --input hour.flac --output - | head
+  sqrtspace gen audio --seconds 60 --out - | sqrtspace run pipelines/audio.ron --input - --output y.csv
+  sqrtspace run pipelines/logs.ron --input access.log.gz --output alerts.jsonl
+  sqrtspace run pipelines/audio.ron --input day.wav --output y.npy --checkpoint-dir ck --resume
+
+Environment:
+  SQRTSPACE_PLUGIN_PATH  directories (separated by ':') searched first for plugins named by
+                         file name
+  SQRTSPACE_CACHE_DIR    where compiled plugins are cached (default:
+                         $XDG_CACHE_HOME/sqrtspace/components, ~/.cache/sqrtspace/components)
+  XDG_DATA_HOME          the user's plugins are in $XDG_DATA_HOME/sqrtspace/plugins
+                         (default ~/.local/share/sqrtspace/plugins)
+
+",
+    super::exit_codes!()
+))]
 pub struct RunCommand {
     /// The pipeline file (RON).
     pipeline: PathBuf,
-    /// The input file, or `-` for a stream on stdin (raw f32, or `--format wav`).
+    /// The input file, or `-` for a stream on stdin. WAV, `.npy` and FLAC are told from their
+    /// first bytes, gzip and zstd compression too; headerless f32 samples need
+    /// `--format raw-f32` (or a name ending in .f32 or .raw).
     #[arg(long, short)]
     input: PathBuf,
-    /// Input format (default: from the extension).
+    /// Input format, for an input with no header (one with a header is read as what it is,
+    /// and refused when this disagrees).
     #[arg(long, value_enum)]
     format: Option<InputFormat>,
     /// Which channel of a multi-channel WAV to read (from 0).
@@ -96,6 +120,8 @@ enum Output {
     File(FileSink),
     Shards(ShardSink),
     Stdout(StreamSink<std::io::BufWriter<std::io::StdoutLock<'static>>>),
+    /// A device, FIFO or socket named by `--output`, written in place.
+    Special(StreamSink<std::io::BufWriter<std::fs::File>>),
     Discard,
 }
 
@@ -118,6 +144,22 @@ impl RunCommand {
         // Before any worker thread starts, so that the count covers them all.
         self.llc = Some(std::sync::Mutex::new(LlcCounter::start()));
         let mut spec = Spec::from_file(&self.pipeline)?;
+        let mut given = |setting: &'static str| spec.from_command_line.push(setting);
+        if self.mode.is_some() {
+            given("mode");
+        }
+        if self.block.is_some() {
+            given("block");
+        }
+        if self.checkpoint_every.is_some() {
+            given("checkpoint_every");
+        }
+        if self.lru_bytes.is_some() {
+            given("lru_bytes");
+        }
+        if self.workers.is_some() {
+            given("max_workers");
+        }
         if let Some(mode) = self.mode {
             spec.mode = mode;
         }
@@ -141,20 +183,24 @@ impl RunCommand {
                 .get_or_insert_with(Default::default)
                 .available_ram = Some(bytes);
         }
-        if self.input.as_os_str() == "-" {
-            if self.checkpoint_dir.is_some() {
-                anyhow::bail!(
-                    "--checkpoint-dir needs an input file: a stream on stdin cannot be read again to resume"
-                );
-            }
-            if spec.input == InputKind::Samples {
-                return self.stream_stdin(&spec, started);
-            }
+        let stdin = self.input.as_os_str() == "-";
+        if stdin && self.checkpoint_dir.is_some() {
+            usage!(
+                "--checkpoint-dir needs an input file: a stream on stdin cannot be read again to resume"
+            );
         }
         let mut framer = match spec.input {
             InputKind::Samples => {
-                let source = open_source(&self.input, self.format, self.channel)?;
+                let source = if stdin {
+                    open_stream("stdin", std::io::stdin(), self.format, self.channel)?
+                } else {
+                    open_source(&self.input, self.format, self.channel)?
+                };
                 self.check_rate(&spec, source.as_ref())?;
+                if !source.seekable() {
+                    self.no_checkpoints_for_a_stream(&source.describe())?;
+                    return self.stream(&spec, source, started);
+                }
                 Framer::new(source, spec.window, spec.hop)
             }
             InputKind::Lines => self.line_framer(&spec)?,
@@ -193,26 +239,36 @@ impl RunCommand {
             let count = framer.total_samples().unwrap_or(0);
             too_short_of(&framer.describe(), count, spec.window, unit)
         };
+        let bar = progress_bar(rows);
+        let watched = |sink| Progress::new(sink, &bar);
         let stats = match self.output_sink(&layout, rows)? {
             Output::File(mut sink) => {
-                let stats = run(&plan, &mut framer, range, &mut sink).with_context(running)?;
+                let stats = run(&plan, &mut framer, range, &mut watched(&mut sink))
+                    .with_context(running)?;
                 whole(&framer)?;
                 sink.finish()?;
                 stats
             }
             Output::Stdout(mut sink) => {
-                run(&plan, &mut framer, range, &mut sink).with_context(running)?
+                run(&plan, &mut framer, range, &mut watched(&mut sink)).with_context(running)?
+            }
+            Output::Special(mut sink) => {
+                run(&plan, &mut framer, range, &mut watched(&mut sink)).with_context(running)?
             }
             Output::Shards(mut sink) => {
-                let stats = run(&plan, &mut framer, range, &mut sink).with_context(running)?;
+                let stats = run(&plan, &mut framer, range, &mut watched(&mut sink))
+                    .with_context(running)?;
                 whole(&framer)?;
                 sink.finish()?;
                 stats
             }
             Output::Discard => {
-                run(&plan, &mut framer, range, &mut Discard).with_context(running)?
+                run(&plan, &mut framer, range, &mut watched(&mut Discard)).with_context(running)?
             }
         };
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
         let mode_reason = plan
             .decisions
             .iter()
@@ -226,20 +282,34 @@ impl RunCommand {
     /// Windows of lines from the input file or stdin, for pipelines with `input: Lines`.
     fn line_framer(&self, spec: &Spec) -> anyhow::Result<Framer> {
         if let Some(format) = self.format.filter(|&f| f != InputFormat::Lines) {
-            anyhow::bail!(
+            usage!(
                 "{} reads lines of text (`input: Lines`), but --format says {format}",
                 self.pipeline.display()
             );
         }
         if self.channel.is_some() {
-            anyhow::bail!("--channel applies to WAV input, but this pipeline reads lines");
+            usage!("--channel applies to WAV and FLAC input, but this pipeline reads lines");
         }
         let source = if self.input.as_os_str() == "-" {
-            LineSource::from_unbuffered("stdin", std::io::stdin())
+            open_line_stream("stdin", std::io::stdin())?
         } else {
-            LineSource::open(&self.input)?
+            open_lines(&self.input)?
         };
+        if !source.seekable() {
+            self.no_checkpoints_for_a_stream(source.describe())?;
+        }
         Ok(Framer::lines(source, spec.window, spec.hop))
+    }
+
+    /// Refuses `--checkpoint-dir` over an input read once, forward (a compressed file).
+    fn no_checkpoints_for_a_stream(&self, input: &str) -> anyhow::Result<()> {
+        if self.checkpoint_dir.is_some() {
+            usage!(
+                "--checkpoint-dir needs an input that can be read again from any point, but {input} \
+                 is compressed and is read once, as a stream; decompress it first"
+            );
+        }
+        Ok(())
     }
 
     /// A run that keeps a checkpoint on disk, going on from one with `--resume`.
@@ -254,15 +324,16 @@ impl RunCommand {
     ) -> anyhow::Result<()> {
         let path = match &self.output {
             Some(path) if path.as_os_str() != "-" => path,
-            _ => anyhow::bail!(
+            _ => usage!(
                 "--checkpoint-dir needs --output FILE: only a file can be cut back and continued"
             ),
         };
+        self.not_the_input(path)?;
         let format = self.output_format_of(path)?;
         let mut reason = "checkpoints on disk: the forward sweep of sqrt mode".to_string();
         if plan.mode == Mode::Classic {
             if self.mode == Some(Mode::Classic) {
-                anyhow::bail!(
+                usage!(
                     "--checkpoint-dir runs in sqrt mode: classic mode holds whole stages in memory and has no point to resume from"
                 );
             }
@@ -270,7 +341,7 @@ impl RunCommand {
         }
         plan.mode = Mode::Sqrt;
         if !(self.checkpoint_secs >= 0.0 && self.checkpoint_secs.is_finite()) {
-            anyhow::bail!("--checkpoint-secs must be a number of seconds, 0 or more");
+            usage!("--checkpoint-secs must be a number of seconds, 0 or more");
         }
         let identity = Identity {
             pipeline: sqrtspace::plugin::content_hash(
@@ -319,7 +390,15 @@ impl RunCommand {
             rows,
             saved.as_ref().map(|s| s.committed),
         )?;
-        let stats = run_persisted(plan, framer, range, &mut sink, &mut checkpoints, saved.as_ref())
+        let bar = progress_bar(rows);
+        if let (Some(bar), Some(saved)) = (&bar, &saved) {
+            bar.set_position(saved.committed.rows);
+        }
+        let mut watched = Progress {
+            inner: &mut sink,
+            bar: &bar,
+        };
+        let stats = run_persisted(plan, framer, range, &mut watched, &mut checkpoints, saved.as_ref())
             .with_context(|| {
                 format!(
                     "running {} (the rows committed so far are kept in {}: rerun with --resume to go on)",
@@ -327,6 +406,9 @@ impl RunCommand {
                     FileSink::partial_path(path).display()
                 )
             })?;
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
         sink.finish()?;
         let persisted = checkpoints.finish()?;
         self.finish(plan, framer, reason, started, stats, Some(persisted))
@@ -357,7 +439,7 @@ impl RunCommand {
     ) -> anyhow::Result<Output> {
         if let (Some(dir), Some(per_shard)) = (&self.output_shards, self.shard_windows) {
             let Some(rows) = rows else {
-                anyhow::bail!("--output-shards needs an input file of known length, not a stream");
+                usage!("--output-shards needs an input file of known length, not a stream");
             };
             return Ok(Output::Shards(ShardSink::create(
                 dir, per_shard, layout, rows,
@@ -373,54 +455,78 @@ impl RunCommand {
                 "stdout", stdout, format, layout,
             )?));
         }
+        self.not_the_input(path)?;
         let format = self.output_format_of(path)?;
-        Ok(Output::File(FileSink::create(path, format, layout)?))
+        Ok(match destination(path)? {
+            Destination::Regular(path) => Output::File(FileSink::create(&path, format, layout)?),
+            Destination::Special { path, kind } => {
+                let name = format!("{} ({kind})", path.display());
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|source| OutputError::Create {
+                        path: name.clone(),
+                        source,
+                    })?;
+                let out = std::io::BufWriter::with_capacity(1 << 16, file);
+                Output::Special(StreamSink::new(&name, out, format, layout)?)
+            }
+        })
+    }
+
+    /// Refuses an output that is the input file: the run would read what it overwrites.
+    fn not_the_input(&self, output: &Path) -> anyhow::Result<()> {
+        if self.input.as_os_str() == "-" {
+            return Ok(());
+        }
+        let same = match (
+            std::fs::canonicalize(&self.input),
+            std::fs::canonicalize(output),
+        ) {
+            (Ok(input), Ok(output)) => input == output,
+            _ => false,
+        };
+        if same {
+            usage!(
+                "--output {} is the input file; write the output somewhere else",
+                output.display()
+            );
+        }
+        Ok(())
     }
 
     /// The output format: `--output-format`, or from the file's extension.
     fn output_format_of(&self, path: &Path) -> anyhow::Result<OutputFormat> {
         match self.output_format.or_else(|| OutputFormat::from_path(path)) {
             Some(format) => Ok(format),
-            None => anyhow::bail!(
+            None => usage!(
                 "cannot tell the output format from {}; pass --output-format npy, csv or jsonl",
                 path.display()
             ),
         }
     }
 
-    /// Runs a stream from stdin through a push/pull session: constant memory whatever its
-    /// length, rows written as their windows complete, the pipe's own backpressure pacing the
-    /// producer.
-    fn stream_stdin(&self, spec: &Spec, started: Instant) -> anyhow::Result<()> {
-        let format = self.format.unwrap_or(InputFormat::RawF32);
-        let mut source: Box<dyn SampleSource> = match format {
-            InputFormat::RawF32 => Box::new(RawF32Source::from_reader("stdin", std::io::stdin())),
-            InputFormat::Wav => Box::new(WavSource::from_reader(
-                "stdin",
-                std::io::stdin(),
-                self.channel,
-            )?),
-            InputFormat::Npy => anyhow::bail!(sqrtspace::io::InputError::Format {
-                path: "stdin".into(),
-                message: "stdin streams raw-f32 or wav; .npy needs a file".into(),
-            }),
-            InputFormat::Lines => anyhow::bail!(sqrtspace::io::InputError::Format {
-                path: "stdin".into(),
-                message:
-                    "--format lines is for pipelines with `input: Lines`; this one reads samples"
-                        .into(),
-            }),
-        };
-        if format != InputFormat::Wav && self.channel.is_some() {
-            anyhow::bail!("--channel applies to WAV input, but stdin is read as {format}");
-        }
-        self.check_rate(spec, source.as_ref())?;
-        let input = format!("stdin ({format} stream)");
+    /// Runs a stream (stdin, a compressed file) through a push/pull session: constant memory
+    /// whatever its length, rows written as their windows complete, the pipe's own
+    /// backpressure pacing the producer.
+    fn stream(
+        &self,
+        spec: &Spec,
+        mut source: Box<dyn SampleSource>,
+        started: Instant,
+    ) -> anyhow::Result<()> {
+        let name = source.describe();
+        let input = format!("{name} (read once, as a stream)");
         let plan = Plan::new(spec, None)?;
         let layout = plan.target_node().port.layout.clone();
         let range = self.range.unwrap_or_default();
         let end = range.end.unwrap_or(u64::MAX);
         let mut output = self.output_sink(&layout, None)?;
+        let bar = progress_bar(
+            source
+                .total_samples()
+                .map(|n| range.rows_of(plan.windows_in(n))),
+        );
         let mut session = Session::new(&plan)?;
         let mut chunk = Vec::with_capacity(session.capacity());
         let (mut written, mut samples) = (0u64, 0u64);
@@ -432,14 +538,18 @@ impl RunCommand {
                 match &mut output {
                     Output::File(sink) => sink.write(lo, &rows)?,
                     Output::Stdout(sink) => sink.write(lo, &rows)?,
+                    Output::Special(sink) => sink.write(lo, &rows)?,
                     Output::Shards(sink) => sink.write(lo, &rows)?,
                     Output::Discard => {}
                 }
                 written += hi - lo;
+                if let Some(bar) = &bar {
+                    bar.inc(hi - lo);
+                }
             }
             Ok(())
         };
-        let running = || format!("running {} on stdin", self.pipeline.display());
+        let running = || format!("running {} on {name}", self.pipeline.display());
         loop {
             chunk.clear();
             let n = source.read_into(&mut chunk, session.capacity())?;
@@ -458,7 +568,7 @@ impl RunCommand {
             }
         }
         session.pull_each(&mut emit).with_context(running)?;
-        too_short("stdin", samples, plan.window)?;
+        too_short(&name, samples, plan.window)?;
         if let Output::File(sink) = output {
             sink.finish()?;
         }
@@ -468,7 +578,7 @@ impl RunCommand {
         self.finish_with(
             &plan,
             (input, None),
-            "streaming: stdin is read once, forward, through a push/pull session".into(),
+            format!("streaming: {name} is read once, forward, through a push/pull session"),
             started,
             stats,
             None,
@@ -537,6 +647,58 @@ impl RunCommand {
     }
 }
 
+/// A progress line on stderr (windows, rate, time left) when stderr is a terminal; nothing
+/// on a pipe or in a file.
+fn progress_bar(rows: Option<u64>) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match rows {
+        Some(rows) => indicatif::ProgressBar::new(rows).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos}/{len} windows  {per_sec}  {elapsed} elapsed, {eta} left",
+            )
+            .ok()?,
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} windows  {per_sec}").ok()?,
+        ),
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
+}
+
+/// A sink that moves a progress bar as rows are written.
+struct Progress<'a> {
+    inner: &'a mut dyn Sink,
+    bar: &'a Option<indicatif::ProgressBar>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(inner: &'a mut dyn Sink, bar: &'a Option<indicatif::ProgressBar>) -> Progress<'a> {
+        Progress { inner, bar }
+    }
+}
+
+impl Sink for Progress<'_> {
+    fn write(
+        &mut self,
+        t0: u64,
+        rows: &sqrtspace::TensorView<'_>,
+    ) -> Result<(), sqrtspace::io::OutputError> {
+        self.inner.write(t0, rows)?;
+        if let Some(bar) = self.bar {
+            bar.inc(rows.rows() as u64);
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<Option<sqrtspace::io::Committed>, sqrtspace::io::OutputError> {
+        self.inner.commit()
+    }
+}
+
 /// Refuses an input with no complete window: there would be nothing to compute, which is
 /// almost always a wrong file or a producer that died, not a result.
 fn too_short(input: &str, samples: u64, window: usize) -> anyhow::Result<()> {
@@ -555,8 +717,24 @@ fn too_short_of(input: &str, count: u64, window: usize, unit: &str) -> anyhow::R
     Ok(())
 }
 
-/// Writes `value` as JSON to `path` through a temporary file renamed into place.
+/// Writes `value` as JSON to `path` through a temporary file renamed into place (or in
+/// place, to a device or FIFO such as `/dev/stdout`).
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let path = &match destination(path)? {
+        Destination::Regular(path) => path,
+        Destination::Special { path, .. } => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            serde_json::to_writer_pretty(&mut out, value)?;
+            std::io::Write::write_all(&mut out, b"\n")?;
+            std::io::Write::flush(&mut out)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            return Ok(());
+        }
+    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

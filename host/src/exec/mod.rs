@@ -135,6 +135,19 @@ pub enum ExecError {
     /// A broken invariant of the executor itself.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The run was asked to stop ([`stop_flag`]), and stopped before its next stage call.
+    #[error("stopped on request")]
+    Stopped,
+}
+
+/// The flag that asks every run in this process to stop: it is checked before each stage
+/// call, and a run that finds it set ends with [`ExecError::Stopped`] (its output is not
+/// committed; checkpoints already on disk stay valid). Setting it is one atomic store, so a
+/// signal handler may do it: `signal_hook::flag::register(SIGINT, stop_flag())`.
+pub fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    static FLAG: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+        std::sync::OnceLock::new();
+    FLAG.get_or_init(Default::default).clone()
 }
 
 /// What a run did: the counters the report shows.

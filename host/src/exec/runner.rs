@@ -55,6 +55,8 @@ pub(crate) struct Runner<'p> {
     /// Output tensors no one reads any more, per node, to be filled again.
     spare: Vec<Vec<Tensor>>,
     pub(crate) stats: Vec<StageStats>,
+    /// [`super::stop_flag`], checked before every call.
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Spare buffers kept per node: enough for a block in flight and one being read.
@@ -104,6 +106,7 @@ impl<'p> Runner<'p> {
             spare: vec![Vec::new(); instances.len()],
             instances,
             stats,
+            stop: super::stop_flag(),
         })
     }
 
@@ -117,6 +120,9 @@ impl<'p> Runner<'p> {
         context_rows: usize,
         inputs: &[TensorView<'_>],
     ) -> Result<Tensor, ExecError> {
+        if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(ExecError::Stopped);
+        }
         let spec = &self.plan.nodes()[node];
         let t1 = t0 + rows as u64;
         let call = StageCall {
@@ -182,8 +188,15 @@ impl<'p> Runner<'p> {
 
     /// Puts a kernel in its initial state.
     pub(crate) fn reset(&mut self, node: NodeId) -> Result<(), ExecError> {
-        self.kernel(node)?.reset();
-        Ok(())
+        let name = self.plan.nodes()[node].name.clone();
+        self.kernel(node)?
+            .reset()
+            .map_err(|source| ExecError::Stage {
+                stage: name,
+                t0: 0,
+                t1: 0,
+                source,
+            })
     }
 
     /// A kernel's state as bytes.
