@@ -88,6 +88,25 @@ fn chunk(bytes: &[u8], id: &[u8; 4]) -> usize {
         .unwrap_or_else(|| panic!("no {id:?} chunk"))
 }
 
+/// A chain of `n` stages that pass their input on (`Concat` of one input), after an FFT and
+/// its magnitude; `settings` go before the stages.
+pub(crate) fn chain(n: usize, settings: &str) -> String {
+    let mut stages = vec![
+        r#"(name: "fft", inputs: ["input"], op: WindowFft())"#.to_string(),
+        r#"(name: "s0", inputs: ["fft"], op: Magnitude)"#.to_string(),
+    ];
+    for i in 1..=n {
+        stages.push(format!(
+            r#"(name: "s{i}", inputs: ["s{}"], op: Concat)"#,
+            i - 1
+        ));
+    }
+    format!(
+        "(window: 64, hop: 32, sample_rate: 48000, {settings} stages: [{}])",
+        stages.join(",\n")
+    )
+}
+
 /// One FFT stage and a plugin stage after its magnitude.
 fn plugin_pipeline(files: &Files, name: &str, plugin: &str, extra: &str) -> String {
     files.pipeline(
@@ -486,8 +505,216 @@ fn cases(files: &Files, out: &str) -> Vec<Case> {
                 .into_iter()
                 .map(|a| if a == out { format!("{out}.bin") } else { a })
                 .collect(),
-            1,
+            2,
             &["cannot tell the output format from", "--output-format"],
+        ),
+        case(
+            "a WAV read as raw f32",
+            [
+                "run", &good, "--input", &wav, "--format", "raw-f32", "--output", out,
+            ]
+            .map(String::from)
+            .to_vec(),
+            4,
+            &["starts with a WAV header (RIFF/WAVE), but --format says raw-f32"],
+        ),
+        case(
+            "a headerless file whose name says nothing",
+            run(&good, &files.write("samples.bin", &[0u8; 40_000])),
+            4,
+            &["cannot tell its format", "need --format raw-f32"],
+        ),
+        case(
+            "the output is the input",
+            ["run", &good, "--input", &wav, "--output", &wav]
+                .map(String::from)
+                .to_vec(),
+            2,
+            &["is the input file; write the output somewhere else"],
+        ),
+        case(
+            "a kernel whose init-state fails",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "k1.ron",
+                    artifacts::KERNEL,
+                    r#", params: (does: "init-fails")"#,
+                ),
+                &wav,
+            ),
+            6,
+            &[
+                "stage `hostile` failed",
+                "init-state returned an error: bad state: no initial state today",
+            ],
+        ),
+        case(
+            "a kernel whose init-state traps",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "k2.ron",
+                    artifacts::KERNEL,
+                    r#", params: (does: "init-traps")"#,
+                ),
+                &wav,
+            ),
+            6,
+            &["stage `hostile` failed", "init-state trapped"],
+        ),
+        case(
+            "a kernel whose init-state never returns",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "k3.ron",
+                    artifacts::KERNEL,
+                    r#", params: (does: "init-loops"), deadline_ms: 300"#,
+                ),
+                &wav,
+            ),
+            6,
+            &["init-state ran past its deadline of 300 ms"],
+        ),
+        case(
+            "a kernel state past the limit",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "k4.ron",
+                    artifacts::KERNEL,
+                    r#", params: (does: "big-state", n: 100000000)"#,
+                ),
+                &wav,
+            ),
+            6,
+            &["init-state returned a state of 95.4 MiB, more than the limit of 16.0 MiB"],
+        ),
+        case(
+            "a kernel state that grows on every call",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "k5.ron",
+                    artifacts::KERNEL,
+                    r#", params: (does: "growing-state", n: 3000000), max_state: "8 MiB""#,
+                ),
+                &wav,
+            ),
+            6,
+            &["step returned a state of", "more than the limit of 8.0 MiB"],
+        ),
+        case(
+            "a row shape whose size overflows",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "o1.ron",
+                    artifacts::STAGE,
+                    r#", params: (does: "overflow-shape")"#,
+                ),
+                &wav,
+            ),
+            6,
+            &[
+                "declares rows of [65536, 65536, 65536, 65536] f32 elements",
+                "more bytes than this machine can count",
+            ],
+        ),
+        case(
+            "a context of u32::MAX rows",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "o2.ron",
+                    artifacts::STAGE,
+                    r#", params: (does: "huge-context")"#,
+                ),
+                &wav,
+            ),
+            6,
+            &["declares a context of 4294967295 rows, more than the limit of 65536"],
+        ),
+        case(
+            "a hundred thousand workers",
+            [
+                "run",
+                &good,
+                "--input",
+                &wav,
+                "--output",
+                out,
+                "--workers",
+                "100000",
+            ]
+            .map(String::from)
+            .to_vec(),
+            3,
+            &["100000 workers is more than the limit of 1024"],
+        ),
+        case(
+            "a chain of stages past the limit",
+            run(&files.pipeline("deep.ron", &chain(1100, "")), &wav),
+            3,
+            &["the pipeline has 1102 stages, more than the limit of 1024"],
+        ),
+        case(
+            "a plugin error with a newline and escape sequences",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "e1.ron",
+                    artifacts::STAGE,
+                    r#", params: (does: "forged-error")"#,
+                ),
+                &wav,
+            ),
+            6,
+            &["bad\\nerror: all your data is gone\\u{1b}[2J\\u{1b}[31mred\\u{7}"],
+        ),
+        case(
+            "a plugin error of 50 MB",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "e2.ron",
+                    artifacts::STAGE,
+                    r#", params: (does: "huge-error", n: 50000000), memory_limit: "512 MiB""#,
+                ),
+                &wav,
+            ),
+            6,
+            &["more bytes cut]"],
+        ),
+        case(
+            "plugin params of the wrong type, pointed at in the pipeline file",
+            run(
+                &plugin_pipeline(
+                    files,
+                    "p10.ron",
+                    artifacts::IIR,
+                    r#", params: (filter: Lowpass(cutoff_hz: "high", q: 0.7))"#,
+                ),
+                &wav,
+            ),
+            6,
+            &[
+                "rejected its configuration: bad parameters: p10.ron:4:",
+                "Expected float",
+            ],
+        ),
+        case(
+            "a pipeline file of 10 MB",
+            run(
+                &files.pipeline(
+                    "huge.ron",
+                    &GOOD.replace("stages: [", &format!("stages: [{}", " ".repeat(10 << 20))),
+                ),
+                &wav,
+            ),
+            3,
+            &["more than the 4.0 MiB a pipeline file may hold"],
         ),
         case(
             "unknown flag",
@@ -523,6 +750,26 @@ fn cases(files: &Files, out: &str) -> Vec<Case> {
             stdin_run("wav"),
             4,
             &["stdin: not a WAV stream we can read"],
+        )
+    });
+    cases.push(Case {
+        io: Io::Stdin(files.wav.clone()),
+        ..case(
+            "a WAV on stdin said to be raw f32",
+            stdin_run("raw-f32"),
+            4,
+            &["stdin: starts with a WAV header (RIFF/WAVE), but --format says raw-f32"],
+        )
+    });
+    cases.push(Case {
+        io: Io::Stdin(PathBuf::from(files.write("headerless", &[0u8; 40_000]))),
+        ..case(
+            "a headerless stream without --format",
+            ["run", &good, "--input", "-", "--output", out]
+                .map(String::from)
+                .to_vec(),
+            4,
+            &["stdin: cannot tell its format", "need --format raw-f32"],
         )
     });
     cases.push(Case {

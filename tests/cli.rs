@@ -287,7 +287,16 @@ fn a_stream_on_stdin_equals_the_file_run_from_disk() {
     ]);
     let file = || std::fs::File::open(&raw).expect("open");
     let piped = with_stdin(
-        &["run", &pipeline(), "--input", "-", "--output", "-"],
+        &[
+            "run",
+            &pipeline(),
+            "--input",
+            "-",
+            "--format",
+            "raw-f32",
+            "--output",
+            "-",
+        ],
         file(),
     );
     assert!(
@@ -309,6 +318,8 @@ fn a_stream_on_stdin_equals_the_file_run_from_disk() {
             &pipeline(),
             "--input",
             "-",
+            "--format",
+            "raw-f32",
             "--output",
             "-",
             "--output-format",
@@ -330,7 +341,16 @@ fn a_stream_on_stdin_equals_the_file_run_from_disk() {
     );
     let npy = dir.path().join("stdin.npy");
     let out = with_stdin(
-        &["run", &pipeline(), "--input", "-", "--output", s(&npy)],
+        &[
+            "run",
+            &pipeline(),
+            "--input",
+            "-",
+            "--format",
+            "raw-f32",
+            "--output",
+            s(&npy),
+        ],
         file(),
     );
     assert!(
@@ -416,6 +436,8 @@ fn npy_on_stdout_is_refused_clearly() {
             &pipeline(),
             "--input",
             "-",
+            "--format",
+            "raw-f32",
             "--output",
             "-",
             "--output-format",

@@ -105,6 +105,17 @@ pub fn write_raw_f32(
     sample_rate: u32,
     seed: u64,
 ) -> std::io::Result<()> {
+    write_samples(out, samples, sample_rate, seed, false)
+}
+
+/// Generated samples as little-endian bytes, a chunk at a time: f32, or 16-bit PCM.
+fn write_samples(
+    out: &mut impl Write,
+    samples: u64,
+    sample_rate: u32,
+    seed: u64,
+    pcm: bool,
+) -> std::io::Result<()> {
     let mut generator = AudioGenerator::new(sample_rate, seed);
     let mut buf = vec![0.0f32; CHUNK];
     let mut bytes = Vec::with_capacity(CHUNK * 4);
@@ -113,16 +124,21 @@ pub fn write_raw_f32(
         let n = left.min(CHUNK as u64) as usize;
         generator.fill(&mut buf[..n]);
         bytes.clear();
-        bytes.extend(buf[..n].iter().flat_map(|v| v.to_le_bytes()));
+        if pcm {
+            bytes.extend(buf[..n].iter().flat_map(|&v| pcm16(v).to_le_bytes()));
+        } else {
+            bytes.extend(buf[..n].iter().flat_map(|v| v.to_le_bytes()));
+        }
         out.write_all(&bytes)?;
         left -= n as u64;
     }
     Ok(())
 }
 
-/// Writes a generated file: `fill` writes through a buffer into a temporary file beside
-/// `path`, which is flushed, synced and renamed into place; after an error nothing is left.
-pub(crate) fn write_atomically(
+/// Writes a whole file: `fill` writes through a buffer into a temporary file beside `path`,
+/// which is flushed, synced and renamed into place, so that after an error nothing is left;
+/// a device or FIFO (`/dev/stdout`, a named pipe) is written in place, never replaced.
+pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), OutputError> {
@@ -220,23 +236,7 @@ pub fn write_wav_stream(
     header[4..8].copy_from_slice(&riff.to_le_bytes());
     header[at..].copy_from_slice(&data.unwrap_or(u32::MAX).to_le_bytes());
     out.write_all(&header)?;
-    let mut generator = AudioGenerator::new(sample_rate, seed);
-    let mut buf = vec![0.0f32; CHUNK];
-    let mut bytes = Vec::with_capacity(CHUNK * 4);
-    let mut left = samples;
-    while left > 0 {
-        let n = left.min(CHUNK as u64) as usize;
-        generator.fill(&mut buf[..n]);
-        bytes.clear();
-        if float {
-            bytes.extend(buf[..n].iter().flat_map(|v| v.to_le_bytes()));
-        } else {
-            bytes.extend(buf[..n].iter().flat_map(|&v| pcm16(v).to_le_bytes()));
-        }
-        out.write_all(&bytes)?;
-        left -= n as u64;
-    }
-    Ok(())
+    write_samples(out, samples, sample_rate, seed, !float)
 }
 
 /// A sample as 16-bit PCM.

@@ -720,29 +720,9 @@ fn too_short_of(input: &str, count: u64, window: usize, unit: &str) -> anyhow::R
 /// Writes `value` as JSON to `path` through a temporary file renamed into place (or in
 /// place, to a device or FIFO such as `/dev/stdout`).
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let path = &match destination(path)? {
-        Destination::Regular(path) => path,
-        Destination::Special { path, .. } => {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            let mut out = std::io::BufWriter::new(file);
-            serde_json::to_writer_pretty(&mut out, value)?;
-            std::io::Write::write_all(&mut out, b"\n")?;
-            std::io::Write::flush(&mut out)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            return Ok(());
-        }
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    serde_json::to_writer_pretty(&mut temp, value)?;
-    temp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    sqrtspace::generate::write_atomically(path, |out| {
+        serde_json::to_writer_pretty(&mut *out, value)?;
+        std::io::Write::write_all(out, b"\n")
+    })?;
     Ok(())
 }

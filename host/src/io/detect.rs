@@ -188,34 +188,38 @@ fn stream_of(
     })
 }
 
+fn open(path: &Path) -> Result<File, InputError> {
+    File::open(path).map_err(|source| InputError::Open {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// What the file at `path` starts with.
+fn detect_file(path: &Path) -> Result<Detected, InputError> {
+    let head = read_head(&mut open(path)?).map_err(|source| InputError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(detect(&head))
+}
+
 pub(super) fn open_source(
     path: &Path,
     format: Option<InputFormat>,
     channel: Option<usize>,
 ) -> Result<Box<dyn SampleSource>, InputError> {
     let name = path.display().to_string();
-    let open = || {
-        File::open(path).map_err(|source| InputError::Open {
-            path: name.clone(),
-            source,
-        })
-    };
-    let mut file = open()?;
-    let head = read_head(&mut file).map_err(|source| InputError::Read {
-        path: name.clone(),
-        source,
-    })?;
     let named = InputFormat::from_path(path);
-    let format = match detect(&head) {
+    let format = match detect_file(path)? {
         Detected::Gzip | Detected::Zstd => {
-            let reader = Box::new(BufReader::with_capacity(1 << 16, open()?));
+            let reader = Box::new(BufReader::with_capacity(1 << 16, open(path)?));
             let (inner, reader) = uncompressed(&name, reader)?;
             let format = choose(&name, header_format(inner), format, named)?;
             return stream_of(&name, format, reader, channel);
         }
         detected => choose(&name, header_format(detected), format, named)?,
     };
-    drop(file);
     channel_for(&name, format, channel)?;
     Ok(match format {
         InputFormat::Wav => Box::new(WavSource::open(path, channel)?),
@@ -253,27 +257,12 @@ fn samples_for_lines(name: &str, format: InputFormat) -> InputError {
 /// stream); audio and `.npy` files are refused.
 pub fn open_lines(path: &Path) -> Result<LineSource, InputError> {
     let name = path.display().to_string();
-    let open = || {
-        File::open(path).map_err(|source| InputError::Open {
-            path: name.clone(),
-            source,
-        })
-    };
-    let mut file = open()?;
-    let head = read_head(&mut file).map_err(|source| InputError::Read {
-        path: name.clone(),
-        source,
-    })?;
-    match detect(&head) {
+    match detect_file(path)? {
         Detected::Format(format) => Err(samples_for_lines(&name, format)),
         Detected::Gzip | Detected::Zstd => {
-            drop(file);
-            open_line_stream(&name, BufReader::with_capacity(1 << 16, open()?))
+            open_line_stream(&name, BufReader::with_capacity(1 << 16, open(path)?))
         }
-        Detected::Nothing => {
-            drop(file);
-            LineSource::open(path)
-        }
+        Detected::Nothing => LineSource::open(path),
     }
 }
 

@@ -20,25 +20,8 @@ thread_local! {
     static DOES: RefCell<(String, usize)> = const { RefCell::new((String::new(), 0)) };
 }
 
-/// The quoted value after `does:` and the number after `n:` in the params' RON text.
-fn parse(ron: &str) -> (String, usize) {
-    let does = ron
-        .split_once("does:")
-        .and_then(|(_, rest)| rest.split('"').nth(1))
-        .unwrap_or_default()
-        .to_string();
-    let n = ron
-        .split_once("n:")
-        .map(|(_, rest)| {
-            rest.trim_start()
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-        })
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or(0);
-    (does, n)
-}
+mod params;
+use params::parse;
 
 fn does() -> (String, usize) {
     DOES.with(|d| d.borrow().clone())

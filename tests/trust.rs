@@ -1,0 +1,686 @@
+//! What a user must be able to trust from the first run (#15): inputs read as what they are
+//! (WAV on stdin, compressed files, FLAC), special output files written in place and never
+//! replaced, runs stopped by signals leaving nothing behind, `.npy` files the same bytes
+//! with or without checkpoints, closed pipes ending quietly, deep and wide pipelines that
+//! run in every mode. The refusals themselves are rows of the bad-input table.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqrtspace_test_artifacts as artifacts;
+
+use crate::bad_input::chain;
+use crate::cli::{EXE, command, ok, s, sqrtspace};
+
+fn pipeline(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../pipelines")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn gen_audio(dir: &Path, name: &str, seconds: &str, extra: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let mut args = vec!["gen", "audio", "--seconds", seconds, "--out", s(&path)];
+    args.extend(extra);
+    ok(&args);
+    path
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Runs `args` with `stdin` as its standard input; returns the finished process's output.
+fn with_stdin(args: &[&str], stdin: impl Into<Stdio>) -> std::process::Output {
+    command(args)
+        .stdin(stdin)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {EXE}: {e}"))
+}
+
+fn assert_ok(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Names in `dir`, to check that nothing was left behind.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("lists")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_wav_on_stdin_is_read_as_a_wav_and_gen_writes_a_wav_stream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = gen_audio(dir.path(), "x.wav", "3", &[]);
+    let from_file = dir.path().join("file.npy");
+    ok(&[
+        "run",
+        &pipeline("audio-native.ron"),
+        "--input",
+        s(&wav),
+        "--output",
+        s(&from_file),
+    ]);
+    // The defect: a WAV on stdin was read as raw f32 and exited 0 with half the windows.
+    let piped = dir.path().join("piped.npy");
+    let out = with_stdin(
+        &[
+            "run",
+            &pipeline("audio-native.ron"),
+            "--input",
+            "-",
+            "--output",
+            s(&piped),
+        ],
+        std::fs::File::open(&wav).expect("opens"),
+    );
+    assert_ok(&out, "a WAV on stdin");
+    assert_eq!(read(&piped), read(&from_file), "stdin WAV vs the file");
+
+    // `gen audio --out -` writes the same float WAV a file gets, which stdin reads unasked.
+    let float = gen_audio(dir.path(), "f.wav", "3", &["--format", "wav-f32"]);
+    let stream = command(&["gen", "audio", "--seconds", "3", "--out", "-"])
+        .output()
+        .expect("gen");
+    assert_ok(&stream, "gen to stdout");
+    assert_eq!(
+        stream.stdout,
+        read(&float),
+        "the stream is the file's bytes"
+    );
+    let (a, b) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+    let mut piped = std::fs::File::create(dir.path().join("stream.wav")).expect("creates");
+    piped.write_all(&stream.stdout).expect("writes");
+    let out = with_stdin(
+        &[
+            "run",
+            &pipeline("audio-native.ron"),
+            "--input",
+            "-",
+            "--output",
+            s(&a),
+        ],
+        std::fs::File::open(dir.path().join("stream.wav")).expect("opens"),
+    );
+    assert_ok(&out, "the gen stream on stdin");
+    ok(&[
+        "run",
+        &pipeline("audio-native.ron"),
+        "--input",
+        s(&float),
+        "--output",
+        s(&b),
+    ]);
+    assert_eq!(read(&a), read(&b));
+}
+
+/// `bytes` gzipped and zstd-compressed, written beside `path` as `path.gz` and `path.zst`.
+fn compress(path: &Path) -> (PathBuf, PathBuf) {
+    let bytes = read(path);
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz).expect("gz"), Default::default());
+    encoder.write_all(&bytes).expect("gzips");
+    encoder.finish().expect("gzip ends");
+    let zst = PathBuf::from(format!("{}.zst", path.display()));
+    std::fs::write(&zst, zstd::encode_all(&bytes[..], 3).expect("zstd")).expect("writes");
+    (gz, zst)
+}
+
+#[test]
+fn compressed_audio_and_logs_give_the_bytes_of_the_uncompressed_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = gen_audio(dir.path(), "x.wav", "4", &[]);
+    let audio = pipeline("audio.ron");
+    let run = |input: &Path, out: &str, extra: &[&str]| {
+        let path = dir.path().join(out);
+        let mut args = vec!["run", &audio, "--input", s(input), "--output", s(&path)];
+        args.extend(extra);
+        ok(&args);
+        read(&path)
+    };
+    let plain = run(&wav, "plain.npy", &[]);
+    let (gz, zst) = compress(&wav);
+    for (input, name) in [(&gz, "gz.npy"), (&zst, "zst.npy")] {
+        for mode in ["sqrt", "classic"] {
+            assert_eq!(
+                run(input, name, &["--mode", mode]),
+                plain,
+                "{} in {mode}",
+                input.display()
+            );
+        }
+    }
+    // Compressed on stdin too.
+    let out = with_stdin(
+        &[
+            "run",
+            &pipeline("audio.ron"),
+            "--input",
+            "-",
+            "--output",
+            s(&dir.path().join("stdin.npy")),
+        ],
+        std::fs::File::open(&zst).expect("opens"),
+    );
+    assert_ok(&out, "zstd on stdin");
+    assert_eq!(read(&dir.path().join("stdin.npy")), plain);
+    // A compressed input is read once, so it cannot be resumed.
+    let refused = sqrtspace(&[
+        "run",
+        &pipeline("audio.ron"),
+        "--input",
+        s(&gz),
+        "--output",
+        s(&dir.path().join("ck.npy")),
+        "--checkpoint-dir",
+        s(&dir.path().join("ck")),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is compressed and is read once"));
+
+    // Logs, gzipped as logrotate leaves them.
+    let log = dir.path().join("access.log");
+    ok(&["gen", "logs", "--lines", "30000", "--out", s(&log)]);
+    let alerts = |input: &Path, name: &str| {
+        let path = dir.path().join(name);
+        ok(&[
+            "run",
+            &pipeline("logs.ron"),
+            "--input",
+            s(input),
+            "--output",
+            s(&path),
+        ]);
+        read(&path)
+    };
+    let plain = alerts(&log, "plain.jsonl");
+    assert!(!plain.is_empty(), "the generated incidents raise alerts");
+    let (gz, zst) = compress(&log);
+    assert_eq!(alerts(&gz, "gz.jsonl"), plain);
+    assert_eq!(alerts(&zst, "zst.jsonl"), plain);
+}
+
+/// The samples of a 16-bit mono WAV, as integers.
+fn wav_samples(path: &Path) -> (u32, Vec<i32>) {
+    let mut reader = hound::WavReader::open(path).expect("wav");
+    let rate = reader.spec().sample_rate;
+    let samples = reader
+        .samples::<i16>()
+        .map(|v| i32::from(v.expect("sample")))
+        .collect();
+    (rate, samples)
+}
+
+/// Writes `channels` interleaved channels of `bits`-bit samples as FLAC.
+fn write_flac(path: &Path, rate: u32, bits: u32, channels: u8, samples: &[i32]) {
+    let file = std::fs::File::create(path).expect("creates");
+    let mut writer = flac_codec::encode::FlacSampleWriter::new(
+        std::io::BufWriter::new(file),
+        flac_codec::encode::Options::default(),
+        rate,
+        bits,
+        channels,
+        Some(samples.len() as u64),
+    )
+    .expect("flac writer");
+    writer.write(samples).expect("flac samples");
+    writer.finalize().expect("flac ends");
+}
+
+#[test]
+fn flac_gives_the_windows_of_the_same_samples_in_a_wav() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = gen_audio(dir.path(), "x.wav", "4", &[]);
+    let (rate, samples) = wav_samples(&wav);
+    let flac = dir.path().join("x.flac");
+    write_flac(&flac, rate, 16, 1, &samples);
+    let audio = pipeline("audio.ron");
+    let run = |input: &Path, name: &str, extra: &[&str]| {
+        let path = dir.path().join(name);
+        let mut args = vec!["run", &audio, "--input", s(input), "--output", s(&path)];
+        args.extend(extra);
+        ok(&args);
+        read(&path)
+    };
+    let plain = run(&wav, "wav.npy", &[]);
+    for mode in ["sqrt", "classic"] {
+        assert_eq!(run(&flac, "flac.npy", &["--mode", mode]), plain, "{mode}");
+    }
+    // One worker walks depth-first and seeks back in the file; a range starts mid-file.
+    assert_eq!(
+        run(
+            &flac,
+            "flac1.npy",
+            &["--mode", "sqrt", "--workers", "1", "--lru-bytes", "4096"]
+        ),
+        plain
+    );
+    let ranged = |input: &Path, name: &str| run(input, name, &["--range", "50:90"]);
+    assert_eq!(ranged(&flac, "fr.npy"), ranged(&wav, "wr.npy"));
+
+    // Stereo, 24-bit: the second channel, the same values as the mono 16-bit file scaled.
+    let stereo: Vec<i32> = samples.iter().flat_map(|&v| [-v * 256, v * 256]).collect();
+    let flac24 = dir.path().join("stereo.flac");
+    write_flac(&flac24, rate, 24, 2, &stereo);
+    assert_eq!(run(&flac24, "st.npy", &["--channel", "1"]), plain);
+    let no_channel = sqrtspace(&[
+        "run",
+        &pipeline("audio.ron"),
+        "--input",
+        s(&flac24),
+        "--output",
+        s(&dir.path().join("none.npy")),
+    ]);
+    assert_eq!(no_channel.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&no_channel.stderr)
+            .contains("has 2 channels; choose one with --channel")
+    );
+    // On stdin, and gzipped: a stream.
+    let (gz, _) = compress(&flac);
+    assert_eq!(run(&gz, "gz.npy", &[]), plain);
+}
+
+#[test]
+fn special_outputs_are_written_in_place_and_never_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = gen_audio(dir.path(), "x.wav", "2", &[]);
+    let csv = dir.path().join("y.csv");
+    ok(&[
+        "run",
+        &pipeline("audio-native.ron"),
+        "--input",
+        s(&wav),
+        "--output",
+        s(&csv),
+    ]);
+    let expected = read(&csv);
+
+    // A FIFO: its reader gets the rows.
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).expect("reads the FIFO"))
+    };
+    ok(&[
+        "run",
+        &pipeline("audio-native.ron"),
+        "--input",
+        s(&wav),
+        "--output",
+        s(&fifo),
+        "--output-format",
+        "csv",
+    ]);
+    assert_eq!(reader.join().expect("reader"), expected);
+    assert!(
+        std::fs::metadata(&fifo)
+            .expect("still there")
+            .file_type()
+            .is_fifo()
+    );
+
+    // A device: written to, and still a device afterwards (as root, /dev/full used to be
+    // replaced by a regular file).
+    let full = sqrtspace(&[
+        "run",
+        &pipeline("audio-native.ron"),
+        "--input",
+        s(&wav),
+        "--output",
+        "/dev/full",
+        "--output-format",
+        "csv",
+    ]);
+    assert_eq!(full.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&full.stderr).contains("No space left on device"));
+    assert!(
+        std::fs::metadata("/dev/full")
+            .expect("exists")
+            .file_type()
+            .is_char_device()
+    );
+    let npy = sqrtspace(&[
+        "run",
+        &pipeline("audio-native.ron"),
+        "--input",
+        s(&wav),
+        "--output",
+        "/dev/null",
+        "--output-format",
+        "npy",
+    ]);
+    assert_eq!(npy.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&npy.stderr).contains(".npy needs a file"));
+    assert!(
+        std::fs::metadata("/dev/null")
+            .expect("exists")
+            .file_type()
+            .is_char_device()
+    );
+
+    // A symlink is followed: its target gets the rows, the link stays a link.
+    let target = dir.path().join("target.csv");
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).expect("links");
+    ok(&[
+        "run",
+        &pipeline("audio-native.ron"),
+        "--input",
+        s(&wav),
+        "--output",
+        s(&link),
+    ]);
+    assert_eq!(read(&target), expected);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    let names = names(dir.path());
+    assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+}
+
+/// Sends `signal` to a run once it has written its first checkpoint (or after `after`),
+/// then waits for it.
+fn interrupted(args: &[&str], signal: &str, after: Duration) -> std::process::Output {
+    let child = command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    std::thread::sleep(after);
+    let killed = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    child.wait_with_output().expect("waits")
+}
+
+#[test]
+fn a_signal_stops_a_run_leaving_nothing_but_checkpoints_that_resume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = gen_audio(dir.path(), "long.wav", "900", &[]);
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).expect("creates");
+    let out = out_dir.join("y.npy");
+    let audio = pipeline("audio.ron");
+    let args = ["run", &audio, "--input", s(&input), "--output", s(&out)];
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let started = Instant::now();
+        let stopped = interrupted(&args, signal, Duration::from_millis(1500));
+        let stderr = String::from_utf8_lossy(&stopped.stderr);
+        assert_eq!(stopped.status.code(), Some(code), "SIG{signal}: {stderr}");
+        assert!(
+            stderr.contains(&format!("stopped by SIG{signal}")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "stopped at the next block"
+        );
+        assert!(names(&out_dir).is_empty(), "left {:?}", names(&out_dir));
+    }
+
+    // With checkpoints: SIGTERM, then --resume, gives the bytes of an uninterrupted run
+    // (and a plain run's, `.npy` header included).
+    let checkpoints = dir.path().join("ck");
+    let resumable: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain([
+            "--checkpoint-dir",
+            s(&checkpoints),
+            "--checkpoint-secs",
+            "0.2",
+        ])
+        .collect();
+    let stopped = interrupted(&resumable, "TERM", Duration::from_millis(2500));
+    assert_eq!(
+        stopped.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert!(
+        checkpoints.join("checkpoint").exists(),
+        "a checkpoint was kept"
+    );
+    let resumed: Vec<&str> = resumable.iter().copied().chain(["--resume"]).collect();
+    let run = command(&resumed).output().expect("resumes");
+    assert_ok(&run, "resume");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("resuming at window"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let plain = dir.path().join("plain.npy");
+    ok(&["run", &audio, "--input", s(&input), "--output", s(&plain)]);
+    assert_eq!(read(&out), read(&plain), "resumed vs plain, byte for byte");
+}
+
+#[test]
+fn npy_written_with_checkpoints_is_the_plain_runs_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = gen_audio(dir.path(), "x.wav", "20", &[]);
+    let audio = pipeline("audio.ron");
+    for target in ["features", "smooth", "fft"] {
+        let plain = dir.path().join(format!("{target}-plain.npy"));
+        let checked = dir.path().join(format!("{target}-checked.npy"));
+        let run = |out: &Path, extra: &[&str]| {
+            let mut args = vec![
+                "run",
+                &audio,
+                "--input",
+                s(&input),
+                "--target",
+                target,
+                "--output",
+                s(out),
+            ];
+            args.extend(extra);
+            ok(&args);
+        };
+        run(&plain, &[]);
+        let ck = dir.path().join(format!("ck-{target}"));
+        run(&checked, &["--checkpoint-dir", s(&ck)]);
+        assert_eq!(read(&plain), read(&checked), "{target}");
+        let bytes = read(&plain);
+        let parsed = npyz::NpyFile::new(&bytes[..]).expect("npy");
+        assert_eq!(parsed.shape()[0], 934, "{target}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_every_subcommand_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audio = pipeline("audio.ron");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["plan", &audio],
+        vec!["plan", &audio, "--json"],
+        vec!["plugin", "inspect", artifacts::FEATURES],
+        vec!["plugin", "hash", artifacts::FEATURES, artifacts::IIR],
+        vec!["plugin", "precompile", artifacts::FEATURES],
+        vec!["gen", "audio", "--seconds", "30", "--out", "-"],
+    ];
+    for args in cases {
+        let mut child = command(&args)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        // The reader goes away before the first write, as `| head -0` does.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("waits");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_chain_of_six_thousand_stages_runs_in_every_mode_without_overflowing_the_stack() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = gen_audio(dir.path(), "x.wav", "1", &[]);
+    let deep = dir.path().join("deep.ron");
+    std::fs::write(&deep, chain(6000, "limits: (stages: 7000), block: 8,")).expect("writes");
+    let run = |name: &str, extra: &[&str]| {
+        let path = dir.path().join(name);
+        let mut args = vec!["run", s(&deep), "--input", s(&wav), "--output", s(&path)];
+        args.extend(extra);
+        let out = sqrtspace(&args);
+        assert_ok(&out, name);
+        read(&path)
+    };
+    let classic = run("classic.npy", &["--mode", "classic"]);
+    assert_eq!(
+        run("sqrt1.npy", &["--mode", "sqrt", "--workers", "1"]),
+        classic
+    );
+    assert_eq!(
+        run("sqrt2.npy", &["--mode", "sqrt", "--workers", "2"]),
+        classic
+    );
+    let ranged = run("range.npy", &["--mode", "sqrt", "--range", "10:20"]);
+    let whole = npyz::NpyFile::new(&classic[..]).expect("npy");
+    let part = npyz::NpyFile::new(&ranged[..]).expect("npy");
+    let (whole, part): (Vec<f32>, Vec<f32>) = (
+        whole.into_vec().expect("values"),
+        part.into_vec().expect("values"),
+    );
+    assert_eq!(part.len(), 10 * 33);
+    assert!(
+        part.iter()
+            .zip(&whole[10 * 33..20 * 33])
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+}
+
+#[test]
+fn wide_plugin_rows_run_in_classic_mode_as_in_sqrt_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 4,499 windows: more than one call's 4,096 rows, which at 16,384 values a row were 256 MiB
+    // in one call when calls were sized from the inputs alone.
+    let wav = gen_audio(dir.path(), "x.wav", "3", &[]);
+    for width in [8192, 16384] {
+        let ron = dir.path().join(format!("wide{width}.ron"));
+        std::fs::write(
+            &ron,
+            format!(
+                r#"(window: 64, hop: 32, sample_rate: 48000, stages: [
+                    (name: "fft", inputs: ["input"], op: WindowFft()),
+                    (name: "mag", inputs: ["fft"], op: Magnitude),
+                    (name: "wide", inputs: ["mag"], op: Plugin(path: {:?}, params: (does: "wide", n: {width}))),
+                ])"#,
+                artifacts::STAGE
+            ),
+        )
+        .expect("writes");
+        let mut outputs = Vec::new();
+        for mode in ["classic", "sqrt"] {
+            let out = dir.path().join(format!("{width}-{mode}.npy"));
+            let run = sqrtspace(&[
+                "run",
+                s(&ron),
+                "--input",
+                s(&wav),
+                "--mode",
+                mode,
+                "--output",
+                s(&out),
+            ]);
+            assert_ok(&run, &format!("f32[{width}] in {mode}"));
+            outputs.push(read(&out));
+        }
+        assert_eq!(outputs[0], outputs[1], "f32[{width}]");
+    }
+}
+
+#[test]
+fn smaller_things_a_new_user_meets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = gen_audio(dir.path(), "x.wav", "2", &[]);
+
+    // A pipeline saved with a byte-order mark runs.
+    let text = std::fs::read_to_string(pipeline("audio-native.ron")).expect("reads");
+    let bom = dir.path().join("bom.ron");
+    std::fs::write(&bom, format!("\u{feff}{text}")).expect("writes");
+    ok(&["run", s(&bom), "--input", s(&wav)]);
+
+    // A looping `describe` is a deadline in `inspect` too, not "wasm trap: interrupt".
+    let inspect = sqrtspace(&[
+        "plugin",
+        "inspect",
+        artifacts::DESCRIBE_LOOP,
+        "--deadline-ms",
+        "300",
+    ]);
+    assert_eq!(inspect.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&inspect.stderr);
+    assert!(
+        stderr.contains("describe ran past its deadline of 300 ms"),
+        "{stderr}"
+    );
+
+    // Settings from the command line say so.
+    let metrics = dir.path().join("m.json");
+    ok(&[
+        "run",
+        &pipeline("audio-native.ron"),
+        "--input",
+        s(&wav),
+        "--block",
+        "8",
+        "--mode",
+        "sqrt",
+        "--report",
+        "--metrics-json",
+        s(&metrics),
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&read(&metrics)).expect("json");
+    let text = json.to_string();
+    assert!(text.contains("set on the command line"), "{text}");
+
+    // `run --help` documents the exit codes, the environment and gives examples.
+    let help = ok(&["run", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for needle in [
+        "Exit status:",
+        "130  stopped by SIGINT",
+        "SQRTSPACE_PLUGIN_PATH",
+        "SQRTSPACE_CACHE_DIR",
+        "Examples:",
+    ] {
+        assert!(help.contains(needle), "no {needle:?} in run --help");
+    }
+
+    // On a pipe there is no progress line.
+    let run = ok(&["run", &pipeline("audio-native.ron"), "--input", s(&wav)]);
+    assert!(
+        run.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
