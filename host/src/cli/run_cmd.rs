@@ -281,14 +281,22 @@ impl RunCommand {
 
     /// Windows of lines from the input file or stdin, for pipelines with `input: Lines`.
     fn line_framer(&self, spec: &Spec) -> anyhow::Result<Framer> {
+        // The same kind of failure as a pipeline of samples given lines: the input does not
+        // fit the pipeline (exit status 4).
+        let mismatch = |message: String| sqrtspace::io::InputError::Format {
+            path: self.input.display().to_string(),
+            message,
+        };
         if let Some(format) = self.format.filter(|&f| f != InputFormat::Lines) {
-            usage!(
-                "{} reads lines of text (`input: Lines`), but --format says {format}",
+            anyhow::bail!(mismatch(format!(
+                "--format says {format}, but {} reads lines of text (`input: Lines`)",
                 self.pipeline.display()
-            );
+            )));
         }
         if self.channel.is_some() {
-            usage!("--channel applies to WAV and FLAC input, but this pipeline reads lines");
+            anyhow::bail!(mismatch(
+                "--channel applies to WAV and FLAC input, but this pipeline reads lines".into()
+            ));
         }
         let source = if self.input.as_os_str() == "-" {
             open_line_stream("stdin", std::io::stdin())?

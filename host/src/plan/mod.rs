@@ -378,7 +378,12 @@ impl Plan {
                 k
             }
             Some(k) => {
-                let rounded = k.div_ceil(block) * block;
+                let Some(rounded) = k.div_ceil(block).checked_mul(block) else {
+                    return Err(PlanError::Inconsistent(format!(
+                        "checkpoint_every {k} cannot be rounded up to a multiple of the block \
+                         ({block}): it is too large"
+                    )));
+                };
                 decide(
                     "checkpoint_every",
                     rounded.to_string(),
