@@ -876,3 +876,34 @@ fn a_large_kernel_state_is_counted_in_the_checkpoints_and_the_prediction() {
         assert!(peak < 400 << 20, "{workers} workers: {} MiB", peak >> 20);
     }
 }
+
+/// On a terminal (`script` gives the run one), `run` shows its progress on stderr.
+#[test]
+fn a_run_on_a_terminal_shows_its_progress() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = gen_audio(dir.path(), "x.wav", "120", &[]);
+    let typescript = dir.path().join("typescript");
+    let run = format!(
+        "{EXE} run {} --input {} --workers 1 --output {}",
+        pipeline("audio.ron"),
+        s(&wav),
+        s(&dir.path().join("y.npy"))
+    );
+    let out = Command::new("script")
+        .args(["-qec", &run, s(&typescript)])
+        .env("SQRTSPACE_PLUGIN_PATH", artifacts::DIR)
+        .env("SQRTSPACE_CACHE_DIR", dir.path().join("cache"))
+        .stdout(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let screen = String::from_utf8_lossy(&read(&typescript)).into_owned();
+    assert!(
+        screen.contains("/5622 windows") && screen.contains("left"),
+        "{screen}"
+    );
+}
