@@ -36,8 +36,8 @@ pub(crate) fn ok(args: &[&str]) -> Output {
 }
 
 fn pipeline() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../pipelines/audio.ron")
+    crate::common::root()
+        .join("pipelines/audio.ron")
         .display()
         .to_string()
 }
@@ -483,7 +483,7 @@ fn an_hour_on_two_workers_stays_within_the_memory_bound() {
     let wav = dir.path().join("hour.wav");
     ok(&["gen", "audio", "--seconds", "3600", "--out", s(&wav)]);
     let metrics = dir.path().join("m.json");
-    let native = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/audio-native.ron");
+    let native = crate::common::root().join("pipelines/audio-native.ron");
     ok(&[
         "run",
         s(&native),

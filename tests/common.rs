@@ -1,8 +1,13 @@
 //! Helpers the integration tests share: generated signals, pipelines, runs.
 
-use sqrtspace::generate::AudioGenerator;
 use sqrtspace::io::{Framer, MemorySink, MemorySource};
 use sqrtspace::{Mode, Plan, RunStats, Spec, Tensor, WindowRange};
+use sqrtspace_testdata::AudioGenerator;
+
+/// The repository's top directory (the tests run from the CLI package, `host/cli`).
+pub fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 /// The all-native audio pipeline shipped in `pipelines/`.
 pub const AUDIO_NATIVE: &str = include_str!("../pipelines/audio-native.ron");

@@ -2,8 +2,6 @@
 //! worth keeping, crashes among them) through the same entry points the fuzz targets call:
 //! `cargo test` runs what `cargo fuzz` found, without sanitizers or a nightly compiler.
 
-use std::path::Path;
-
 type Target = fn(&[u8]);
 
 const TARGETS: [(&str, Target); 5] = [
@@ -16,7 +14,7 @@ const TARGETS: [(&str, Target); 5] = [
 
 #[test]
 fn every_corpus_input_runs_without_a_panic() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz/corpus");
+    let root = crate::common::root().join("tests/fuzz/corpus");
     let mut failures = Vec::new();
     for (name, target) in TARGETS {
         let dir = root.join(name);
@@ -45,7 +43,7 @@ fn every_corpus_input_runs_without_a_panic() {
 #[test]
 fn the_seed_pipelines_plan_and_agree() {
     // The seeds must be valid, or the fuzzer starts from nothing.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz/corpus/pipeline");
+    let root = crate::common::root().join("tests/fuzz/corpus/pipeline");
     for seed in ["seed-small", "seed-audio-native", "seed-zero-phase"] {
         let text = std::fs::read_to_string(root.join(seed)).expect("reads");
         let spec = sqrtspace::Spec::from_ron(&text, seed).unwrap_or_else(|e| panic!("{e}"));

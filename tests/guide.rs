@@ -52,7 +52,7 @@ fn script(guide: &str) -> String {
 
 #[test]
 fn the_plugin_guide_works_from_an_empty_directory() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = crate::common::root();
     let guide = std::fs::read_to_string(root.join("sdk/README.md")).expect("the guide");
     let script = script(&guide);
     for step in [

@@ -7,18 +7,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use logs::{Parser, field, stat};
-use sqrtspace::generate::logs::{Incident, IncidentKind, write_logs};
 use sqrtspace::io::{Framer, LineSource, MemorySink};
 use sqrtspace::spec::OpSpec;
 use sqrtspace::{Mode, Plan, Spec, Tensor, WindowRange};
+use sqrtspace_kernels::logs::{self, Parser, field, stat};
 use sqrtspace_test_artifacts as artifacts;
+use sqrtspace_testdata::logs::{Incident, IncidentKind, write_logs};
 
 use crate::cli::{command, ok};
 use crate::common::spec;
 
 const LOGS: &str = include_str!("../pipelines/logs.ron");
-const PIPELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/logs.ron");
+const PIPELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines/logs.ron");
 
 /// The shipped pipeline with the test build of its plugins, writing `target`.
 fn logs_spec(target: &str) -> Spec {

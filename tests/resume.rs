@@ -12,7 +12,7 @@ use crate::cli::{command, ok, s, sqrtspace};
 /// A copy of the Wasm audio pipeline (a stateful IIR kernel and three Wasm stages) and its
 /// plugins in `dir`, so a test can change either; and `seconds` of generated audio.
 fn setup(dir: &Path, seconds: u32) -> (PathBuf, PathBuf) {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/audio.ron");
+    let source = crate::common::root().join("pipelines/audio.ron");
     let mut text = std::fs::read_to_string(&source).expect("reads the pipeline");
     for plugin in ["features.wasm", "iir.wasm", "classify.wasm"] {
         let copy = dir.join(plugin);

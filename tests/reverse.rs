@@ -3,8 +3,8 @@
 //! size and checkpoint interval, and the steady-state edges that make it zero-phase.
 
 use proptest::prelude::*;
-use sqrtspace::stage::builtin::iir::{Filter, Section};
 use sqrtspace::{Mode, Tensor, WindowRange};
+use sqrtspace_kernels::iir::{Filter, Section};
 
 use crate::common::{chirp_noise, run, spec};
 
@@ -140,7 +140,7 @@ fn the_backward_half_runs_once_per_window_and_recomputes_its_input_once() {
     let signal = chirp_noise(40_000, 6);
     let spec = zero_phase(128, 64, 16, 64);
     let (_, stats) = run(&spec, Mode::Sqrt, &signal, WindowRange::all());
-    let windows = sqrtspace::plan::windows_in(40_000, 128, 64);
+    let windows = sqrtspace::io::windows_in(40_000, 128, 64);
     let stage = |name: &str| crate::common::stage(&stats, name).windows;
     assert_eq!(
         stage("smooth"),

@@ -15,8 +15,8 @@ use crate::bad_input::chain;
 use crate::cli::{EXE, command, ok, s, sqrtspace};
 
 fn pipeline(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../pipelines")
+    crate::common::root()
+        .join("pipelines")
         .join(name)
         .display()
         .to_string()

@@ -4,8 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use sqrtspace::generate::AudioGenerator;
 use sqrtspace::{Mode, Plan, Spec, WindowRange, evaluate};
+use sqrtspace_testdata::AudioGenerator;
 
 fn plan(text: &str, mode: Mode, block: usize) -> Plan {
     let mut spec = Spec::from_ron(text, "bench.ron").unwrap_or_else(|e| panic!("{e}"));

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use sqrtspace::plugin::PluginSpec;
 use sqrtspace::spec::OpSpec;
+use sqrtspace::spec::PluginSpec;
 use sqrtspace::stage::builtin::iir;
 use sqrtspace::stage::{BuildContext, FreqAxis, Instance, Operator, Port, StageCall};
 use sqrtspace::tensor::{DType, Layout, Tensor};

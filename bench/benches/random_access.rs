@@ -7,9 +7,9 @@
 //! reads it: `cargo bench -p sqrtspace-bench --bench random_access`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sqrtspace::generate::{AudioFormat, write_audio};
 use sqrtspace::io::{Framer, open_source};
 use sqrtspace::{Evaluator, Plan, Spec, WindowRange};
+use sqrtspace_testdata::{AudioFormat, write_audio};
 
 fn last_minute(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -4,11 +4,11 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sqrtspace::generate::AudioGenerator;
-use sqrtspace::spec::OpSpec;
-use sqrtspace::stage::builtin::{bandpass, iir, mlp, window_fft};
+use sqrtspace::spec::{BandpassParams, OpSpec, WindowFftParams};
+use sqrtspace::stage::builtin::{iir, mlp};
 use sqrtspace::stage::{BuildContext, Instance, Operator, Port, StageCall};
 use sqrtspace::tensor::{Data, Tensor};
+use sqrtspace_testdata::AudioGenerator;
 
 const ROWS: usize = 64;
 const WINDOW: usize = 4096;
@@ -50,11 +50,11 @@ fn stages(c: &mut Criterion) {
     let input_port = Port::plain(sqrtspace::DType::F32, vec![WINDOW]);
 
     let fft = build(
-        &OpSpec::WindowFft(window_fft::Params::default()),
+        &OpSpec::WindowFft(WindowFftParams::default()),
         &[input_port],
     );
     let band = build(
-        &OpSpec::Bandpass(bandpass::Params {
+        &OpSpec::Bandpass(BandpassParams {
             lo_hz: 80.0,
             hi_hz: 2000.0,
         }),

@@ -1,10 +1,10 @@
 //! The alert stage of the logs pipeline: for each window, one text element per rule (see
-//! [`logs::Rule`]), a JSON event when the rule fires and empty otherwise; written as JSON
+//! [`sqrtspace_kernels::logs::Rule`]), a JSON event when the rule fires and empty otherwise; written as JSON
 //! lines, that is one line per alert.
 
 #[cfg(target_arch = "wasm32")]
 mod component {
-    use logs::{AlertParams, Span, alerts, roll, stat};
+    use sqrtspace_kernels::logs::{self, AlertParams, Span, alerts, roll, stat};
     use sqrtspace_sdk::ndarray::Array2;
     use sqrtspace_sdk::{Block, Error};
 

@@ -1,12 +1,12 @@
 //! The parse stage of the logs pipeline: each window of lines becomes `window x 4` numbers
-//! per row (see [`logs::field`]); a line that does not match the pattern is marked
-//! [`logs::UNPARSED`] and counted downstream, never an error.
+//! per row (see [`sqrtspace_kernels::logs::field`]); a line that does not match the pattern is marked
+//! [`sqrtspace_kernels::logs::UNPARSED`] and counted downstream, never an error.
 
 #[cfg(target_arch = "wasm32")]
 mod component {
     use std::cell::OnceCell;
 
-    use logs::{ParseParams, Parser, field};
+    use sqrtspace_kernels::logs::{ParseParams, Parser, field};
     use sqrtspace_sdk::ndarray::{Array3, ArrayD};
     use sqrtspace_sdk::{Block, Error};
 

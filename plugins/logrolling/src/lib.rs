@@ -1,9 +1,9 @@
 //! The rolling stage of the logs pipeline: rate, error ratio and mean latency over this window
-//! and `windows - 1` before it, read as declared context (see [`logs::roll`]).
+//! and `windows - 1` before it, read as declared context (see [`sqrtspace_kernels::logs::roll`]).
 
 #[cfg(target_arch = "wasm32")]
 mod component {
-    use logs::{RollingParams, roll, stat};
+    use sqrtspace_kernels::logs::{self, RollingParams, roll, stat};
     use sqrtspace_sdk::ndarray::Array2;
     use sqrtspace_sdk::{Block, Error};
 

@@ -1,9 +1,9 @@
 //! The per-window stage of the logs pipeline: counts, sums and exact quantiles of a window's
-//! parsed lines (see [`logs::stat`]).
+//! parsed lines (see [`sqrtspace_kernels::logs::stat`]).
 
 #[cfg(target_arch = "wasm32")]
 mod component {
-    use logs::{field, stat, window_stats};
+    use sqrtspace_kernels::logs::{field, stat, window_stats};
     use sqrtspace_sdk::ndarray::Array2;
     use sqrtspace_sdk::{Block, Error, NoParams};
 

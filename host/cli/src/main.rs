@@ -1,0 +1,282 @@
+//! The `sqrtspace` command line, the engine's first client: a clap parser, one module per
+//! subcommand, and how their errors become messages and exit codes ([`EXIT_CODES`]).
+
+/// `println!` that returns the write's error instead of panicking on it, so that a closed
+/// stdout (`sqrtspace plan ... | head -1`) ends the command quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
+/// `print!` that returns the write's error instead of panicking on it.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
+mod bench_cmd;
+mod check_cmd;
+mod child;
+mod demo;
+mod gen_cmd;
+mod plan_cmd;
+mod plugin_cmd;
+mod report;
+mod run_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sqrtspace::exec::ExecError;
+use sqrtspace::exec::persist::PersistError;
+use sqrtspace::io::{InputError, OutputError};
+use sqrtspace::plugin::PluginError;
+use sqrtspace::stage::{BuildError, StageError};
+use sqrtspace::{PlanError, SpecError};
+
+/// Run long window/hop pipelines in bounded memory.
+#[derive(Debug, Parser)]
+#[command(name = "sqrtspace", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a pipeline over an input file.
+    Run(Box<run_cmd::RunCommand>),
+    /// Print the plan for a pipeline: stages, layouts and every setting with its reason.
+    Plan(plan_cmd::PlanCommand),
+    /// Generate deterministic test data.
+    Gen(gen_cmd::GenCommand),
+    /// Generate data, run classic and sqrt mode in separate processes, compare and report.
+    Demo(demo::DemoCommand),
+    /// Inspect Wasm plugins.
+    Plugin(plugin_cmd::PluginCommand),
+    /// Run each plugin stage over an input's first windows in one call and in small blocks,
+    /// and say which give different bits (classic and sqrt mode would disagree over them).
+    Check(check_cmd::CheckCommand),
+    /// The benchmark matrix: datasets sized against a memory budget × settings × modes, each
+    /// run in its own process; a CSV and plots.
+    Bench(bench_cmd::BenchCommand),
+}
+
+/// Every exit status, one per kind of failure, as a string literal (for `concat!`): the
+/// help of `run` and the README print this table.
+macro_rules! exit_codes {
+    () => {
+        "Exit status:
+  0    success (also when the reader of stdout went away, as with `| head`)
+  1    a stage failed while running, or another error
+  2    the command line is wrong (unknown flag, bad value, options that do not go together)
+  3    the pipeline is invalid (syntax, unknown stage or operator, a setting out of range)
+  4    the input cannot be read (missing, unknown or damaged format, another sample rate)
+  5    the output cannot be written (directory, permissions, full disk, a format that does
+       not take these rows)
+  6    a plugin cannot be loaded or failed (not found, another contract version, trap,
+       deadline, memory cap, malformed output)
+  7    a checkpoint on disk cannot be used (damaged, of another run, not asked to resume)
+  130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Nothing is left behind but
+       checkpoints, which --resume goes on from"
+    };
+}
+pub(crate) use exit_codes;
+
+/// The status of a command-line usage error: clap's own, so that every usage error, found
+/// by clap or by a subcommand's checks, exits alike.
+const USAGE: u8 = 2;
+
+/// A usage error found after parsing: options that do not go together, a value out of range.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
+/// Returns early with a [`Usage`] error.
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::Usage(format!($($arg)*))))
+    };
+}
+pub(crate) use usage;
+
+/// Exit status for an error, from the first typed error in its chain.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if cause.is::<Usage>() {
+            return USAGE;
+        }
+        if cause.is::<PersistError>() {
+            return 7;
+        }
+        if cause.is::<PluginError>() {
+            return 6;
+        }
+        if let Some(PlanError::Stage {
+            source: BuildError::Plugin(_),
+            ..
+        }) = cause.downcast_ref::<PlanError>()
+        {
+            return 6;
+        }
+        if cause.is::<SpecError>() || cause.is::<PlanError>() {
+            return 3;
+        }
+        if cause.is::<InputError>() {
+            return 4;
+        }
+        if cause.is::<OutputError>() {
+            return 5;
+        }
+        if let Some(exec) = cause.downcast_ref::<ExecError>() {
+            return match exec {
+                ExecError::Input(_) => 4,
+                ExecError::Output(_) => 5,
+                ExecError::Checkpoint(_) => 7,
+                ExecError::Stage {
+                    source: StageError::Plugin(_),
+                    ..
+                } => 6,
+                _ => 1,
+            };
+        }
+    }
+    1
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<OutputError>(),
+            Some(OutputError::Closed { .. })
+        ) || matches!(
+            cause.downcast_ref::<ExecError>(),
+            Some(ExecError::Output(OutputError::Closed { .. }))
+        ) || cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes on one line. Library errors already quote their source in their
+/// own message, so a cause whose text is already there is not repeated.
+fn message(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// Control characters in a message written as escapes: a file name or a message with a
+/// newline must not forge a second `error:` line, nor an escape sequence reach the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+/// Whether an error is a run stopped by SIGINT or SIGTERM.
+fn is_stopped(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| matches!(cause.downcast_ref::<ExecError>(), Some(ExecError::Stopped)))
+}
+
+/// SIGINT and SIGTERM ask the run to stop at its next stage call, so that it removes its
+/// partial output and exits 130 or 143; a second signal ends the process at once. Returns
+/// the exit status the first signal chose (0 until one arrives).
+fn on_signals() -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = sqrtspace::exec::stop_flag();
+    let status = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for (signal, code) in [(SIGINT, 130), (SIGTERM, 143)] {
+        // Handlers run in the order they were registered: the shutdown fires only when an
+        // earlier signal already set the flag.
+        let registered = signal_hook::flag::register_conditional_shutdown(
+            signal,
+            code as i32,
+            std::sync::Arc::clone(&stop),
+        )
+        .and_then(|_| signal_hook::flag::register_usize(signal, status.clone(), code))
+        .and_then(|_| signal_hook::flag::register(signal, std::sync::Arc::clone(&stop)));
+        if let Err(e) = registered {
+            eprintln!("warning: cannot handle signal {signal}: {e}");
+        }
+    }
+    status
+}
+
+/// Parses the command line, runs the subcommand, and turns an error into a message on
+/// stderr and an exit code.
+/// A clap parser for one of the engine's enums ([`InputFormat`](sqrtspace::io::InputFormat)
+/// and the like): its names are the enum's kebab-case names, its help each variant's doc.
+fn choice<T>() -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: strum::IntoEnumIterator
+        + strum::EnumMessage
+        + std::str::FromStr<Err = strum::ParseError>
+        + Into<&'static str>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new(T::iter().map(|value| {
+        let help = value.get_documentation().map(str::trim);
+        let name: &'static str = value.into();
+        match help {
+            Some(help) => PossibleValue::new(name).help(help),
+            None => PossibleValue::new(name),
+        }
+    }))
+    .try_map(|name| name.parse::<T>())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let signalled = on_signals();
+    let result = match cli.command {
+        Command::Run(cmd) => cmd.execute(),
+        Command::Plan(cmd) => cmd.execute(),
+        Command::Gen(cmd) => cmd.execute(),
+        Command::Demo(cmd) => cmd.execute(),
+        Command::Plugin(cmd) => cmd.execute(),
+        Command::Check(cmd) => cmd.execute(),
+        Command::Bench(cmd) => cmd.execute(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`| head`) is not a failure of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if is_stopped(&e) => {
+            let status = signalled.load(std::sync::atomic::Ordering::Relaxed);
+            let name = if status == 143 { "SIGTERM" } else { "SIGINT" };
+            eprintln!(
+                "stopped by {name}: the output was not written; checkpoints on disk, if any, \
+                 stay valid for --resume"
+            );
+            ExitCode::from(u8::try_from(status).unwrap_or(130).max(1))
+        }
+        Err(e) => {
+            eprintln!("error: {}", printable(&message(&e)));
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

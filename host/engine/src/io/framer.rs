@@ -1,0 +1,373 @@
+//! Turns a stream of records (samples, or lines of text) into blocks of windows. Window `t`
+//! is records `[t * hop, t * hop + window)`. A block's tensor holds the records its windows
+//! span, with the hop as row stride, so overlapping windows are not copied; the overlap with
+//! the next block is kept as a tail so a sequential run reads every record once.
+
+use super::{InputError, LineSource, LineStats, READ_CHUNK, SampleSource};
+use crate::tensor::{DType, Element, Layout, Tensor};
+
+/// A forward stream of records of type `T` that may be able to reposition.
+trait Records<T>: Send {
+    fn describe(&self) -> String;
+    fn total(&self) -> Option<u64>;
+    fn read_into(&mut self, out: &mut Vec<T>, max: usize) -> Result<usize, InputError>;
+    fn seek(&mut self, position: u64) -> Result<bool, InputError>;
+}
+
+impl Records<f32> for Box<dyn SampleSource> {
+    fn describe(&self) -> String {
+        self.as_ref().describe()
+    }
+    fn total(&self) -> Option<u64> {
+        self.total_samples()
+    }
+    fn read_into(&mut self, out: &mut Vec<f32>, max: usize) -> Result<usize, InputError> {
+        self.as_mut().read_into(out, max)
+    }
+    fn seek(&mut self, position: u64) -> Result<bool, InputError> {
+        self.as_mut().seek(position)
+    }
+}
+
+impl Records<String> for LineSource {
+    fn describe(&self) -> String {
+        LineSource::describe(self).to_string()
+    }
+    fn total(&self) -> Option<u64> {
+        None
+    }
+    fn read_into(&mut self, out: &mut Vec<String>, max: usize) -> Result<usize, InputError> {
+        self.read_lines(out, max)
+    }
+    fn seek(&mut self, position: u64) -> Result<bool, InputError> {
+        self.seek_line(position)
+    }
+}
+
+/// The framing of one kind of record.
+struct Frames<T, S> {
+    source: S,
+    window: usize,
+    hop: usize,
+    /// Records `[tail_start, position)`, kept for the next block.
+    tail: Vec<T>,
+    tail_start: u64,
+    /// Where the source will read next.
+    position: u64,
+    /// Total records, once the end has been seen (or known from the header).
+    end: Option<u64>,
+    read: u64,
+    /// A block's buffer handed back, to frame the next block into.
+    spare: Vec<T>,
+    /// What the records are called in messages.
+    unit: &'static str,
+}
+
+impl<T: Element, S: Records<T>> Frames<T, S> {
+    fn new(source: S, window: usize, hop: usize, unit: &'static str) -> Self {
+        Frames {
+            end: source.total(),
+            source,
+            window,
+            hop,
+            tail: Vec::new(),
+            tail_start: 0,
+            position: 0,
+            read: 0,
+            spare: Vec::new(),
+            unit,
+        }
+    }
+
+    fn frame(&mut self, t0: u64, max_rows: usize) -> Result<Tensor, InputError> {
+        let start = t0.saturating_mul(self.hop as u64);
+        let mut span = if max_rows == 0 {
+            0
+        } else {
+            (max_rows as u64 - 1)
+                .saturating_mul(self.hop as u64)
+                .saturating_add(self.window as u64)
+        };
+        if let Some(end) = self.end {
+            span = span.min(end.saturating_sub(start));
+        }
+        if span < self.window as u64 {
+            return Ok(Tensor::empty(&Layout::new(T::DTYPE, vec![self.window])));
+        }
+        self.move_to(start)?;
+        let span = usize::try_from(span).unwrap_or(usize::MAX);
+        let mut records = std::mem::take(&mut self.spare);
+        records.clear();
+        records.reserve(span.min(1 << 24));
+        records.extend_from_slice(&self.tail[(start - self.tail_start) as usize..]);
+        while records.len() < span {
+            let want = span - records.len();
+            let n = self.source.read_into(&mut records, want)?;
+            self.position += n as u64;
+            self.read += n as u64;
+            if n == 0 {
+                self.end = Some(self.position);
+                break;
+            }
+        }
+        let rows = (windows_in(records.len() as u64, self.window, self.hop) as usize).min(max_rows);
+        // The next block starts `rows` hops later; keep whatever of it is already read.
+        let next = start + (rows * self.hop) as u64;
+        let keep = usize::try_from(next - start)
+            .unwrap_or(usize::MAX)
+            .min(records.len());
+        self.tail.clear();
+        self.tail.extend_from_slice(&records[keep..]);
+        self.tail_start = start + keep as u64;
+        match Tensor::strided(T::wrap(records), rows, vec![self.window], self.hop) {
+            Ok(tensor) => Ok(tensor),
+            // `rows` was computed from the records read, so they always cover the rows.
+            Err(e) => unreachable!("framing arithmetic: {e}"),
+        }
+    }
+
+    /// Positions the source so that the records from `start` on are in the tail or next read.
+    fn move_to(&mut self, start: u64) -> Result<(), InputError> {
+        if (self.tail_start..=self.position).contains(&start) {
+            return Ok(());
+        }
+        self.tail.clear();
+        if self.source.seek(start)? {
+            self.position = start;
+        } else if start > self.position {
+            // A stream that cannot seek can still skip forward.
+            let mut discard = Vec::with_capacity(READ_CHUNK.min(1 << 12));
+            while self.position < start {
+                discard.clear();
+                let want = usize::try_from(start - self.position).unwrap_or(usize::MAX);
+                let n = self.source.read_into(&mut discard, want.min(READ_CHUNK))?;
+                if n == 0 {
+                    self.end = Some(self.position);
+                    break;
+                }
+                self.position += n as u64;
+                self.read += n as u64;
+            }
+        } else {
+            return Err(InputError::NotSeekable {
+                path: self.source.describe(),
+                unit: self.unit,
+                position: start,
+            });
+        }
+        self.tail_start = self.position.min(start);
+        Ok(())
+    }
+
+    fn recycle(&mut self, block: Tensor) {
+        if let Some(values) = T::vec_mut(&mut block.into_data()) {
+            self.spare = std::mem::take(values);
+        }
+    }
+}
+
+enum Input {
+    Samples(Frames<f32, Box<dyn SampleSource>>),
+    Lines(Frames<String, LineSource>),
+}
+
+/// Frames windows out of a [`SampleSource`] or a [`LineSource`].
+pub struct Framer {
+    input: Input,
+}
+
+/// `$body` with `$f` bound to the framing, whatever its record type.
+macro_rules! frames {
+    ($self:expr, $f:ident => $body:expr) => {
+        match $self {
+            Input::Samples($f) => $body,
+            Input::Lines($f) => $body,
+        }
+    };
+}
+
+impl std::fmt::Debug for Framer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (window, hop) = frames!(&self.input, x => (x.window, x.hop));
+        f.debug_struct("Framer")
+            .field("source", &self.describe())
+            .field("window", &window)
+            .field("hop", &hop)
+            .finish()
+    }
+}
+
+impl Framer {
+    /// Frames `source` into windows of `window` samples, `hop` apart.
+    pub fn new(source: Box<dyn SampleSource>, window: usize, hop: usize) -> Framer {
+        Framer {
+            input: Input::Samples(Frames::new(source, window, hop, "sample")),
+        }
+    }
+
+    /// Frames the lines of `source` into windows of `window` lines, `hop` apart: rows of
+    /// text.
+    pub fn lines(source: LineSource, window: usize, hop: usize) -> Framer {
+        Framer {
+            input: Input::Lines(Frames::new(source, window, hop, "line")),
+        }
+    }
+
+    /// The element type of the windows: f32 samples or text lines.
+    pub fn dtype(&self) -> DType {
+        match self.input {
+            Input::Samples(_) => DType::F32,
+            Input::Lines(_) => DType::Text,
+        }
+    }
+
+    /// Takes back a block this framer made once nothing reads it, to reuse its buffer.
+    pub fn recycle(&mut self, block: Tensor) {
+        frames!(&mut self.input, f => f.recycle(block))
+    }
+
+    /// The source, for messages.
+    pub fn describe(&self) -> String {
+        frames!(&self.input, f => Records::describe(&f.source))
+    }
+
+    /// Samples per second the source records, if any.
+    pub fn sample_rate(&self) -> Option<u32> {
+        match &self.input {
+            Input::Samples(f) => f.source.sample_rate(),
+            Input::Lines(_) => None,
+        }
+    }
+
+    /// Number of complete windows, when the length is known.
+    pub fn total_windows(&self) -> Option<u64> {
+        frames!(&self.input, f => f.end.map(|n| windows_in(n, f.window, f.hop)))
+    }
+
+    /// Records (samples or lines) in the whole input, when its length is known.
+    pub fn total_samples(&self) -> Option<u64> {
+        frames!(&self.input, f => f.end)
+    }
+
+    /// Records (samples or lines) read from the source so far (re-reads after a seek count
+    /// again).
+    pub fn samples_read(&self) -> u64 {
+        frames!(&self.input, f => f.read)
+    }
+
+    /// What a line source has read: lines, bad UTF-8, cut lines, bytes.
+    pub fn line_stats(&self) -> Option<LineStats> {
+        match &self.input {
+            Input::Samples(_) => None,
+            Input::Lines(f) => Some(f.source.stats()),
+        }
+    }
+
+    /// Windows `t0 ..` up to `max_rows` of them: fewer at the end of the input, none past it.
+    pub fn frame(&mut self, t0: u64, max_rows: usize) -> Result<Tensor, InputError> {
+        frames!(&mut self.input, f => f.frame(t0, max_rows))
+    }
+}
+
+/// Number of complete windows of `window` samples, `hop` apart, in `samples` samples. (A hop
+/// of 0, which the planner refuses, counts as 1 here, so that asking before planning is safe.)
+pub fn windows_in(samples: u64, window: usize, hop: usize) -> u64 {
+    if samples < window as u64 {
+        0
+    } else {
+        (samples - window as u64) / hop.max(1) as u64 + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::MemorySource;
+    use crate::io::RawF32Source;
+    use proptest::prelude::*;
+
+    fn stream(n: usize) -> Vec<f32> {
+        (0..n).map(|i| i as f32).collect()
+    }
+
+    /// Windows built directly from the definition.
+    fn expected_rows(
+        samples: &[f32],
+        window: usize,
+        hop: usize,
+        t0: u64,
+        rows: usize,
+    ) -> Vec<Vec<f32>> {
+        (t0..t0 + rows as u64)
+            .map(|t| {
+                let s = t as usize * hop;
+                samples[s..s + window].to_vec()
+            })
+            .collect()
+    }
+
+    fn rows_of(t: &Tensor) -> Vec<Vec<f32>> {
+        let view = t.view();
+        view.typed::<f32>()
+            .expect("f32")
+            .iter()
+            .map(<[f32]>::to_vec)
+            .collect()
+    }
+
+    proptest! {
+        /// Any sequence of block requests, forward or backward, gives the windows of the
+        /// definition, and the count stops at the last complete window.
+        #[test]
+        fn blocks_match_the_definition(
+            n in 0usize..400,
+            window in 1usize..40,
+            hop in 1usize..50,
+            requests in proptest::collection::vec((0u64..60, 0usize..20), 1..12),
+        ) {
+            let samples = stream(n);
+            let total = windows_in(n as u64, window, hop);
+            let mut framer = Framer::new(Box::new(MemorySource::new(samples.clone())), window, hop);
+            prop_assert_eq!(framer.total_windows(), Some(total));
+            for (t0, max_rows) in requests {
+                let block = framer.frame(t0, max_rows).expect("frames");
+                let rows = (total.saturating_sub(t0) as usize).min(max_rows);
+                prop_assert_eq!(block.rows(), rows);
+                prop_assert_eq!(rows_of(&block), expected_rows(&samples, window, hop, t0, rows));
+            }
+        }
+    }
+
+    #[test]
+    fn sequential_blocks_read_each_sample_once() {
+        let samples = stream(10_000);
+        let mut framer = Framer::new(Box::new(MemorySource::new(samples)), 256, 64);
+        let mut t = 0;
+        loop {
+            let block = framer.frame(t, 16).expect("frames");
+            if block.rows() < 16 {
+                break;
+            }
+            t += 16;
+        }
+        assert_eq!(framer.samples_read(), 10_000);
+    }
+
+    #[test]
+    fn unseekable_stream_skips_forward_and_refuses_to_go_back() {
+        let bytes: Vec<u8> = stream(1000).iter().flat_map(|v| v.to_le_bytes()).collect();
+        let source = RawF32Source::from_reader("stdin", std::io::Cursor::new(bytes));
+        let mut framer = Framer::new(Box::new(source), 10, 20);
+        assert_eq!(framer.total_windows(), None);
+        let block = framer.frame(3, 2).expect("frames");
+        assert_eq!(rows_of(&block)[1][0], 80.0);
+        let block = framer.frame(40, 100).expect("frames");
+        assert_eq!(block.rows(), 10);
+        assert_eq!(framer.total_windows(), Some(50));
+        let err = framer.frame(0, 1).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "stdin: cannot go back to sample 0; the input cannot seek"
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! sqrtspace runs long window/hop pipelines (audio DSP, log analytics, ML preprocessing) in
+//! bounded memory.
+//!
+//! A pipeline is a graph of stages declared in a RON file ([`Spec`]), validated into a
+//! [`Plan`], and run by one of two executors over a stream of samples cut into windows:
+//! *classic* runs each stage over the whole stream (the reference), *sqrt* walks the graph
+//! depth-first one block of windows at a time, with checkpoints every `k` windows and a
+//! byte-bounded block cache, so its memory stays flat however long the stream is. Both call
+//! the same per-block code, so their outputs are bit-identical.
+//!
+//! ```
+//! use sqrtspace::{evaluate, Mode, Plan, Spec, WindowRange};
+//!
+//! let mut spec = Spec::from_ron(r#"Pipeline(
+//!     window: 256, hop: 64, sample_rate: 8000,
+//!     stages: [
+//!         (name: "fft", inputs: ["input"], op: WindowFft(window: Hann)),
+//!         (name: "band", inputs: ["fft"], op: Bandpass(lo_hz: 300.0, hi_hz: 3000.0)),
+//!         (name: "magnitude", inputs: ["band"], op: Magnitude),
+//!         (name: "features", inputs: ["magnitude"], op: SpectralFeatures),
+//!     ],
+//! )"#, "example.ron").unwrap();
+//! let samples: Vec<f32> = (0..20_000).map(|i| (i as f32 * 0.3).sin()).collect();
+//!
+//! spec.mode = Mode::Classic;
+//! let classic = evaluate(&Plan::new(&spec, None).unwrap(), samples.clone(), WindowRange::all()).unwrap();
+//! spec.mode = Mode::Sqrt;
+//! spec.block = Some(7);
+//! let sqrt = evaluate(&Plan::new(&spec, None).unwrap(), samples, WindowRange::all()).unwrap();
+//! assert!(classic.bit_identical(&sqrt));
+//! ```
+#![deny(missing_docs)]
+
+pub mod exec;
+#[doc(hidden)]
+pub mod fuzz;
+pub mod io;
+pub mod machine;
+pub mod metrics;
+pub mod plan;
+pub mod plugin;
+pub mod spec;
+pub mod stage;
+pub mod tensor;
+
+pub use exec::{Evaluator, ExecError, RunStats, Session, WindowRange, evaluate, run};
+pub use plan::{Plan, PlanError};
+pub use spec::{Mode, Spec, SpecError};
+pub use tensor::{DType, Tensor, TensorView};
