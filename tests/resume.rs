@@ -205,7 +205,7 @@ fn resume_refuses_another_pipeline_plugin_input_or_a_damaged_checkpoint() {
     std::fs::write(&wav, &audio).expect("restores");
     refused(&resume, "another input (modified at", &out);
     // Put the original modification time back, as a restore from backup would.
-    let saved = sqrtspace::exec::persist::read(&ck.join("checkpoint")).expect("readable");
+    let saved = sqrtspace::exec::read_checkpoint(&ck.join("checkpoint")).expect("readable");
     let when =
         std::time::UNIX_EPOCH + Duration::from_nanos(saved.identity.input.modified_ns as u64);
     std::fs::File::options()

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use sqrtspace::internals::{BuildContext, Instance, Operator, StageCall, build_operator};
+use sqrtspace::plan::{FreqAxis, Port};
 use sqrtspace::spec::OpSpec;
 use sqrtspace::spec::PluginSpec;
-use sqrtspace::stage::builtin::iir;
-use sqrtspace::stage::{BuildContext, FreqAxis, Instance, Operator, Port, StageCall};
 use sqrtspace::tensor::{DType, Layout, Tensor};
+use sqrtspace_kernels::iir;
 use sqrtspace_test_artifacts as artifacts;
 
 fn build(op: &OpSpec, input: &Port) -> Arc<dyn Operator> {
@@ -22,7 +23,9 @@ fn build(op: &OpSpec, input: &Port) -> Arc<dyn Operator> {
         hop: 1024,
         base_dir: None,
     };
-    sqrtspace::stage::builtin::build(op, &ctx).unwrap_or_else(|e| panic!("{e}"))
+    build_operator("bench", op, &ctx)
+        .map(|(op, _)| op)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn plugin(path: &str, params: Option<&str>) -> OpSpec {
@@ -48,7 +51,7 @@ fn bench_op(
     let views = [input.view()];
     let mut out = Tensor::empty(&op.output().layout);
     match op.instantiate().unwrap_or_else(|e| panic!("{e}")) {
-        Instance::Stage(mut stage) => group.bench_function(id, |b| {
+        Instance::Pure(mut stage) => group.bench_function(id, |b| {
             b.iter(|| {
                 let call = StageCall {
                     t0: 0,

@@ -4,10 +4,11 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sqrtspace::internals::{BuildContext, Instance, Operator, StageCall, build_operator};
+use sqrtspace::plan::Port;
 use sqrtspace::spec::{BandpassParams, OpSpec, WindowFftParams};
-use sqrtspace::stage::builtin::{iir, mlp};
-use sqrtspace::stage::{BuildContext, Instance, Operator, Port, StageCall};
 use sqrtspace::tensor::{Data, Tensor};
+use sqrtspace_kernels::{iir, mlp};
 use sqrtspace_testdata::AudioGenerator;
 
 const ROWS: usize = 64;
@@ -22,7 +23,9 @@ fn build(op: &OpSpec, inputs: &[Port]) -> std::sync::Arc<dyn Operator> {
         hop: HOP,
         base_dir: None,
     };
-    sqrtspace::stage::builtin::build(op, &ctx).unwrap_or_else(|e| panic!("{e}"))
+    build_operator("bench", op, &ctx)
+        .map(|(op, _)| op)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs `op` once on `inputs` and returns its output (to feed the next stage).
@@ -35,7 +38,7 @@ fn call(op: &dyn Operator, inputs: &[&Tensor], out: &mut Tensor) {
         inputs: &views,
     };
     match op.instantiate() {
-        Ok(Instance::Stage(mut s)) => s.process(&call, out),
+        Ok(Instance::Pure(mut s)) => s.process(&call, out),
         Ok(Instance::Kernel(mut k)) => k.step(&call, out),
         Err(e) => panic!("{e}"),
     }
@@ -108,7 +111,7 @@ fn stages(c: &mut Criterion) {
         let views: Vec<_> = inputs.iter().map(|t| t.view()).collect();
         let mut scratch = Tensor::empty(&op.output().layout);
         match instance {
-            Instance::Stage(mut stage) => group.bench_function(name, |b| {
+            Instance::Pure(mut stage) => group.bench_function(name, |b| {
                 b.iter(|| {
                     let call = StageCall {
                         t0: 0,

@@ -8,23 +8,17 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use sqrtspace::exec::WindowRange;
-use sqrtspace::io::{Framer, InputFormat, MemorySink, open_lines, open_source};
-use sqrtspace::spec::InputKind;
+use sqrtspace::io::MemorySink;
+
+use crate::input::InputArgs;
 use sqrtspace::{Mode, Plan, Spec, run};
 
 #[derive(Debug, Args)]
 pub struct CheckCommand {
     /// The pipeline file (RON).
     pipeline: PathBuf,
-    /// An input file whose first windows the stages run over.
-    #[arg(long, short)]
-    input: PathBuf,
-    /// Input format, for an input with no header.
-    #[arg(long, value_parser = crate::choice::<InputFormat>())]
-    format: Option<InputFormat>,
-    /// Which channel of a multi-channel input to read (from 0).
-    #[arg(long)]
-    channel: Option<usize>,
+    #[command(flatten)]
+    input: InputArgs,
     /// Windows each stage runs over.
     #[arg(long, default_value_t = 64)]
     windows: u64,
@@ -52,7 +46,7 @@ impl CheckCommand {
             if once.rows() == 0 {
                 anyhow::bail!(
                     "{} holds no complete window for `{stage}` to run over",
-                    self.input.display()
+                    self.input.input.display()
                 );
             }
             if once.bit_identical(&blocks) {
@@ -97,14 +91,7 @@ impl CheckCommand {
         spec.block = block;
         spec.max_workers = Some(1);
         let plan = Plan::new(&spec, None)?;
-        let mut framer = match spec.input {
-            InputKind::Samples => Framer::new(
-                open_source(&self.input, self.format, self.channel)?,
-                spec.window,
-                spec.hop,
-            ),
-            InputKind::Lines => Framer::lines(open_lines(&self.input)?, spec.window, spec.hop),
-        };
+        let mut framer = self.input.open(&spec, &self.pipeline)?.framer(&spec);
         let mut sink = MemorySink::new(&plan.target_node().port.layout);
         run(
             &plan,

@@ -23,6 +23,7 @@ mod check_cmd;
 mod child;
 mod demo;
 mod gen_cmd;
+mod input;
 mod plan_cmd;
 mod plugin_cmd;
 mod report;
@@ -31,11 +32,12 @@ mod run_cmd;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sqrtspace::exec::DiskCheckpointError;
 use sqrtspace::exec::ExecError;
-use sqrtspace::exec::persist::PersistError;
+use sqrtspace::exec::StageError;
 use sqrtspace::io::{InputError, OutputError};
+use sqrtspace::plan::BuildError;
 use sqrtspace::plugin::PluginError;
-use sqrtspace::stage::{BuildError, StageError};
 use sqrtspace::{PlanError, SpecError};
 
 /// Run long window/hop pipelines in bounded memory.
@@ -110,7 +112,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         if cause.is::<Usage>() {
             return USAGE;
         }
-        if cause.is::<PersistError>() {
+        if cause.is::<DiskCheckpointError>() {
             return 7;
         }
         if cause.is::<PluginError>() {
@@ -239,7 +241,13 @@ where
 {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
     PossibleValuesParser::new(T::iter().map(|value| {
-        let help = value.get_documentation().map(str::trim);
+        // As clap's derive writes a doc comment: its first paragraph on one line, without the
+        // closing period.
+        let help = value.get_documentation().map(|doc| {
+            let first = doc.trim().split("\n\n").next().unwrap_or_default();
+            let line = first.split_whitespace().collect::<Vec<_>>().join(" ");
+            line.strip_suffix('.').map_or(line.clone(), str::to_string)
+        });
         let name: &'static str = value.into();
         match help {
             Some(help) => PossibleValue::new(name).help(help),

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
-use sqrtspace::io::{Framer, InputFormat, open_source};
+use sqrtspace::io::{Framer, InputFormat};
 use sqrtspace::machine::Machine;
+use sqrtspace::plan::Port;
 use sqrtspace::plan::{Decision, Estimates, Probe};
 use sqrtspace::spec::ByteSize;
-use sqrtspace::stage::Port;
 use sqrtspace::{Plan, Spec};
 
 #[derive(Debug, Args)]
@@ -54,11 +54,9 @@ impl PlanCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         let spec = Spec::from_file(&self.pipeline)?;
         let mut framer = match &self.input {
-            Some(path) => Some(Framer::new(
-                open_source(path, self.format, None)?,
-                spec.window,
-                spec.hop,
-            )),
+            Some(path) => Some(
+                crate::input::open(path, self.format, None, &spec, &self.pipeline)?.framer(&spec),
+            ),
             None => None,
         };
         let windows = framer.as_ref().and_then(Framer::total_windows);

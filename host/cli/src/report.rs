@@ -56,7 +56,7 @@ pub struct Report {
     pub resident_at_end: Option<Resident>,
     /// What keeping checkpoints on disk cost, for runs with `--checkpoint-dir`.
     #[serde(default)]
-    pub persisted: Option<sqrtspace::exec::persist::PersistStats>,
+    pub persisted: Option<sqrtspace::exec::DiskCheckpointStats>,
     /// Last-level-cache read misses over the whole command, or why they were not counted.
     #[serde(default)]
     pub llc_misses: Option<LlcMisses>,

@@ -5,18 +5,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::usage;
-use crate::report::Report;
 use clap::Args;
+
+use super::usage;
+use crate::input::{InputArgs, Opened};
+use crate::report::Report;
 use sqrtspace::exec::WindowRange;
-use sqrtspace::exec::persist::{CheckpointDir, Identity, InputIdentity, PersistStats};
 use sqrtspace::exec::run_persisted;
+use sqrtspace::exec::{CheckpointDir, DiskCheckpointStats, Identity, InputIdentity};
 use sqrtspace::io::{
-    Destination, FileSink, Framer, InputFormat, OutputError, OutputFormat, SampleSource, ShardSink,
-    Sink, StreamSink, destination, open_line_stream, open_lines, open_source, open_stream,
+    Destination, FileSink, Framer, OutputFormat, SampleSource, ShardSink, Sink, StreamSink,
+    destination, open_in_place,
 };
 use sqrtspace::metrics::{IoCounters, LlcCounter, LlcMisses, Resident, Usage};
-use sqrtspace::spec::{ByteSize, InputKind};
+use sqrtspace::spec::ByteSize;
 use sqrtspace::{ExecError, Mode, Plan, Session, Spec, run};
 
 #[derive(Debug, Args)]
@@ -42,18 +44,8 @@ Environment:
 pub struct RunCommand {
     /// The pipeline file (RON).
     pipeline: PathBuf,
-    /// The input file, or `-` for a stream on stdin. WAV, `.npy` and FLAC are told from their
-    /// first bytes, gzip and zstd compression too; headerless f32 samples need
-    /// `--format raw-f32` (or a name ending in .f32 or .raw).
-    #[arg(long, short)]
-    input: PathBuf,
-    /// Input format, for an input with no header (one with a header is read as what it is,
-    /// and refused when this disagrees).
-    #[arg(long, value_parser = crate::choice::<InputFormat>())]
-    format: Option<InputFormat>,
-    /// Which channel of a multi-channel WAV to read (from 0).
-    #[arg(long)]
-    channel: Option<usize>,
+    #[command(flatten)]
+    input: InputArgs,
     /// Where to write the target's rows (nothing is written without it); `-` streams JSON
     /// lines (or `--output-format csv`) to stdout as blocks complete.
     #[arg(long, short)]
@@ -184,27 +176,20 @@ impl RunCommand {
                 .get_or_insert_with(Default::default)
                 .available_ram = Some(bytes);
         }
-        let stdin = self.input.as_os_str() == "-";
-        if stdin && self.checkpoint_dir.is_some() {
+        if self.input.is_stdin() && self.checkpoint_dir.is_some() {
             usage!(
                 "--checkpoint-dir needs an input file: a stream on stdin cannot be read again to resume"
             );
         }
-        let mut framer = match spec.input {
-            InputKind::Samples => {
-                let source = if stdin {
-                    open_stream("stdin", std::io::stdin(), self.format, self.channel)?
-                } else {
-                    open_source(&self.input, self.format, self.channel)?
-                };
-                self.check_rate(&spec, source.as_ref())?;
-                if !source.seekable() {
-                    self.no_checkpoints_for_a_stream(&source.describe())?;
-                    return self.stream(&spec, source, started);
-                }
-                Framer::new(source, spec.window, spec.hop)
+        let opened = self.input.open(&spec, &self.pipeline)?;
+        if !opened.seekable() {
+            self.no_checkpoints_for_a_stream(&opened.describe())?;
+        }
+        let mut framer = match opened {
+            Opened::Samples(source) if !source.seekable() => {
+                return self.stream(&spec, source, started);
             }
-            InputKind::Lines => self.line_framer(&spec)?,
+            opened => opened.framer(&spec),
         };
         if let Some(samples) = framer.total_samples() {
             too_short(&framer.describe(), samples, spec.window)?;
@@ -280,36 +265,6 @@ impl RunCommand {
         self.finish(&plan, &framer, mode_reason, started, stats, None)
     }
 
-    /// Windows of lines from the input file or stdin, for pipelines with `input: Lines`.
-    fn line_framer(&self, spec: &Spec) -> anyhow::Result<Framer> {
-        // The same kind of failure as a pipeline of samples given lines: the input does not
-        // fit the pipeline (exit status 4).
-        let mismatch = |message: String| sqrtspace::io::InputError::Format {
-            path: self.input.display().to_string(),
-            message,
-        };
-        if let Some(format) = self.format.filter(|&f| f != InputFormat::Lines) {
-            anyhow::bail!(mismatch(format!(
-                "--format says {format}, but {} reads lines of text (`input: Lines`)",
-                self.pipeline.display()
-            )));
-        }
-        if self.channel.is_some() {
-            anyhow::bail!(mismatch(
-                "--channel applies to WAV and FLAC input, but this pipeline reads lines".into()
-            ));
-        }
-        let source = if self.input.as_os_str() == "-" {
-            open_line_stream("stdin", std::io::stdin())?
-        } else {
-            open_lines(&self.input)?
-        };
-        if !source.seekable() {
-            self.no_checkpoints_for_a_stream(source.describe())?;
-        }
-        Ok(Framer::lines(source, spec.window, spec.hop))
-    }
-
     /// Refuses `--checkpoint-dir` over an input read once, forward (a compressed file).
     fn no_checkpoints_for_a_stream(&self, input: &str) -> anyhow::Result<()> {
         if self.checkpoint_dir.is_some() {
@@ -362,15 +317,15 @@ impl RunCommand {
                 .iter()
                 .map(|p| (p.stage.clone(), p.sha256.clone()))
                 .collect(),
-            input: InputIdentity::of(&self.input)
-                .with_context(|| format!("reading {}", self.input.display()))?,
+            input: InputIdentity::of(&self.input.input)
+                .with_context(|| format!("reading {}", self.input.input.display()))?,
             options: format!(
                 "target {}, windows {}..{}, channel {}, input format {:?}, output format {format}",
                 plan.target_node().name,
                 range.start,
                 range.end.map_or("end".into(), |e| e.to_string()),
-                self.channel.unwrap_or(0),
-                self.format,
+                self.input.channel.unwrap_or(0),
+                self.input.format,
             ),
         };
         let (mut checkpoints, saved) = CheckpointDir::open(
@@ -423,23 +378,6 @@ impl RunCommand {
         self.finish(plan, framer, reason, started, stats, Some(persisted))
     }
 
-    /// Refuses an input recorded at another rate than the pipeline's.
-    fn check_rate(&self, spec: &Spec, source: &dyn SampleSource) -> anyhow::Result<()> {
-        if let Some(rate) = source.sample_rate()
-            && rate != spec.sample_rate
-        {
-            anyhow::bail!(sqrtspace::io::InputError::Format {
-                path: source.describe(),
-                message: format!(
-                    "is sampled at {rate} Hz, but {} says sample_rate: {} (resample the input or change the pipeline)",
-                    self.pipeline.display(),
-                    spec.sample_rate
-                ),
-            });
-        }
-        Ok(())
-    }
-
     /// Where the rows go: a file committed at the end, stdout as they come, or nowhere.
     fn output_sink(
         &self,
@@ -469,14 +407,7 @@ impl RunCommand {
         Ok(match destination(path)? {
             Destination::Regular(path) => Output::File(FileSink::create(&path, format, layout)?),
             Destination::Special { path, kind } => {
-                let name = format!("{} ({kind})", path.display());
-                let file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(|source| OutputError::Create {
-                        path: name.clone(),
-                        source,
-                    })?;
+                let (file, name) = open_in_place(&path, kind)?;
                 let out = std::io::BufWriter::with_capacity(1 << 16, file);
                 Output::Special(StreamSink::new(&name, out, format, layout)?)
             }
@@ -485,11 +416,11 @@ impl RunCommand {
 
     /// Refuses an output that is the input file: the run would read what it overwrites.
     fn not_the_input(&self, output: &Path) -> anyhow::Result<()> {
-        if self.input.as_os_str() == "-" {
+        if self.input.is_stdin() {
             return Ok(());
         }
         let same = match (
-            std::fs::canonicalize(&self.input),
+            std::fs::canonicalize(&self.input.input),
             std::fs::canonicalize(output),
         ) {
             (Ok(input), Ok(output)) => input == output,
@@ -601,7 +532,7 @@ impl RunCommand {
         mode_reason: String,
         started: Instant,
         stats: sqrtspace::RunStats,
-        persisted: Option<PersistStats>,
+        persisted: Option<DiskCheckpointStats>,
     ) -> anyhow::Result<()> {
         let input = (framer.describe(), framer.line_stats());
         self.finish_with(plan, input, mode_reason, started, stats, persisted)
@@ -614,7 +545,7 @@ impl RunCommand {
         mode_reason: String,
         started: Instant,
         stats: sqrtspace::RunStats,
-        persisted: Option<PersistStats>,
+        persisted: Option<DiskCheckpointStats>,
     ) -> anyhow::Result<()> {
         let report = Report {
             pipeline: self.pipeline.display().to_string(),

@@ -8,7 +8,7 @@ use crate::io::{LineSource, NpySource, RawF32Source, SampleSource, WavSource};
 use crate::machine::Machine;
 use crate::{Mode, Plan, Spec, WindowRange};
 
-pub use crate::plugin::fuzz_output as plugin_output;
+pub use crate::plugin::convert::fuzz_output as plugin_output;
 
 /// Reads `source` to its end (or its first error), checking it never yields more samples
 /// than `most`.

@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 pub mod exec;
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod io;
@@ -40,8 +41,30 @@ pub mod metrics;
 pub mod plan;
 pub mod plugin;
 pub mod spec;
-pub mod stage;
+mod stage;
 pub mod tensor;
+
+/// The engine's insides, for its own benchmarks (feature `internals`): one stage called on one
+/// block, without a plan or an executor around it. Not part of the API; no stability promised.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    use std::sync::Arc;
+
+    use crate::plan::{BuildError, PluginLoad};
+    use crate::spec::OpSpec;
+    pub use crate::stage::{BuildContext, Instance, Kernel, Operator, Pure, StageCall};
+
+    /// Builds the operator for one stage, as the planner does: a built-in, or a plugin (with
+    /// how it was loaded).
+    pub fn build_operator(
+        stage: &str,
+        op: &OpSpec,
+        ctx: &BuildContext<'_>,
+    ) -> Result<(Arc<dyn Operator>, Option<PluginLoad>), BuildError> {
+        crate::plan::build_operator(stage, op, ctx)
+    }
+}
 
 pub use exec::{Evaluator, ExecError, RunStats, Session, WindowRange, evaluate, run};
 pub use plan::{Plan, PlanError};

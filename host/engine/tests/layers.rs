@@ -246,12 +246,12 @@ fn layers_point_down_and_files_import_no_circle() {
 
 #[test]
 fn the_checker_sees_imports() {
-    let code = "use crate::{exec::sweep::Sweep, io::{Framer, Sink}};\nlet x = crate::plan::windows_in(1);\n// crate::comment::ignored\n";
+    let code = "use crate::{exec::forward_sweep::ForwardSweep, io::{Framer, Sink}};\nlet x = crate::plan::windows_in(1);\n// crate::comment::ignored\n";
     let got = paths(&self::code(code), "crate::");
     assert_eq!(
         got,
         [
-            "exec::sweep::Sweep",
+            "exec::forward_sweep::ForwardSweep",
             "io::Framer",
             "io::Sink",
             "plan::windows_in"

@@ -1,33 +1,50 @@
-//! Executors: classic (each stage over the whole stream) and sqrt (depth-first, one block at a
-//! time, with checkpoints and a block cache). Both call the same per-block code, so their
-//! outputs are the same bits.
+//! Executors: classic (each stage over the whole stream) and sqrt (one block at a time, with
+//! checkpoints and a block cache). Both call the same per-block code, so their outputs are the
+//! same bits.
+//!
+//! | file | what it is |
+//! |---|---|
+//! | `classic.rs` | classic mode: each stage once over the whole stream (the reference) |
+//! | `depth_first.rs` | sqrt mode on one worker, random access (`--range`) and backward passes: each block of the target evaluated depth-first, down to the input |
+//! | `forward_sweep.rs` | sqrt mode on several workers, streaming sessions and the probe: every stage over a batch of consecutive windows, in dependency order |
+//! | `checkpoint_ring.rs` | the in-memory checkpoints of the depth-first engine: every `k` windows, in a ring of slots per stage |
+//! | `disk_checkpoints.rs` | checkpoints on disk (`--checkpoint-dir`): the forward sweep's state, synced, so a killed run resumes |
+//! | `cache.rs` | the byte-bounded LRU of blocks the depth-first engine reuses |
+//! | `runner.rs` | one call of one stage on one block, timed and checked, shared by all of them |
+//! | `probe.rs` | the probe: the first windows timed, the facts the planner predicts from |
+//! | `session.rs` | push samples, pull rows: a [`Session`] over the forward sweep |
+//! | `spool.rs` | the rows of a reversed kernel, spooled to disk |
 
-pub mod cache;
-pub mod checkpoint;
+mod cache;
+mod checkpoint_ring;
 mod classic;
-pub mod persist;
+mod depth_first;
+mod disk_checkpoints;
+mod forward_sweep;
 mod probe;
 mod runner;
+mod session;
 mod spool;
-mod sqrt;
-mod stream;
-pub(crate) mod sweep;
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::stage::StageError;
 pub use cache::CacheStats;
-pub use checkpoint::CheckpointStats;
+pub use checkpoint_ring::CheckpointStats;
+pub use disk_checkpoints::{
+    CheckpointDir, DiskCheckpointError, DiskCheckpointStats, Identity, InputIdentity, Saved,
+    read_checkpoint,
+};
+pub use forward_sweep::SweepState;
 pub use probe::probe;
 pub use runner::StageStats;
-pub use stream::Session;
-pub use sweep::SweepState;
+pub use session::Session;
 
 use crate::io::{Framer, InputError, MemorySink, MemorySource, OutputError, Sink};
 use crate::plan::Plan;
 use crate::spec::Mode;
-use crate::stage::StageError;
 use crate::tensor::Tensor;
 
 /// A half-open range of window indices, `[start, end)`; no end means to the end of the input.
@@ -130,7 +147,7 @@ pub enum ExecError {
     },
     /// A checkpoint on disk could not be used or written.
     #[error(transparent)]
-    Checkpoint(#[from] persist::PersistError),
+    Checkpoint(#[from] DiskCheckpointError),
     /// The plan asks for something this way of running cannot do.
     #[error("{0}")]
     Unsupported(String),
@@ -202,7 +219,7 @@ pub fn run(
             )
         }
         Mode::Sqrt | Mode::Auto if sweeps_in_parallel(plan, range) => {
-            let (written, stages) = sweep::run(plan, framer, range, sink)?;
+            let (written, stages) = forward_sweep::run(plan, framer, range, sink)?;
             (
                 written,
                 stages,
@@ -211,7 +228,7 @@ pub fn run(
             )
         }
         Mode::Sqrt | Mode::Auto => {
-            let mut executor = sqrt::SqrtExecutor::new(plan, &mut *framer)?;
+            let mut executor = depth_first::DepthFirst::new(plan, &mut *framer)?;
             let written = executor.run(range, sink)?;
             let cache = executor.cache.stats();
             let checkpoints = executor.ring.stats();
@@ -238,15 +255,15 @@ pub fn run_persisted(
     framer: &mut Framer,
     range: WindowRange,
     sink: &mut dyn Sink,
-    dir: &mut persist::CheckpointDir,
-    saved: Option<&persist::Saved>,
+    dir: &mut CheckpointDir,
+    saved: Option<&Saved>,
 ) -> Result<RunStats, ExecError> {
     let started = Instant::now();
-    let mut sweep = sweep::Sweep::new(plan, plan.max_workers)?;
+    let mut sweep = forward_sweep::ForwardSweep::new(plan, plan.max_workers)?;
     if let Some(saved) = saved {
         sweep.restore(&saved.sweep)?;
     }
-    let windows_out = sweep::run_from(&mut sweep, framer, range, sink, dir)?;
+    let windows_out = forward_sweep::run_from(&mut sweep, framer, range, sink, dir)?;
     Ok(RunStats {
         mode: Mode::Sqrt,
         windows_out,
@@ -278,7 +295,7 @@ pub fn run_persisted(
 /// assert!(at.last_request().checkpoints.windows_recomputed <= 8);
 /// ```
 pub struct Evaluator<'p> {
-    executor: sqrt::SqrtExecutor<'p, Framer>,
+    executor: depth_first::DepthFirst<'p, Framer>,
     plan: &'p Plan,
     last: RunStats,
 }
@@ -296,7 +313,7 @@ impl<'p> Evaluator<'p> {
     /// requests that go back in time).
     pub fn new(plan: &'p Plan, framer: Framer) -> Result<Evaluator<'p>, ExecError> {
         Ok(Evaluator {
-            executor: sqrt::SqrtExecutor::new(plan, framer)?,
+            executor: depth_first::DepthFirst::new(plan, framer)?,
             plan,
             last: RunStats {
                 mode: Mode::Sqrt,

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::ExecError;
-use super::sweep::Sweep;
+use super::forward_sweep::ForwardSweep;
 use crate::io::Framer;
 use crate::metrics::{Resident, Usage, current_rss};
 use crate::plan::{PROBE_WINDOWS, Plan, Probe};
@@ -15,7 +15,7 @@ pub fn probe(plan: &Plan, framer: &mut Framer) -> Result<Probe, ExecError> {
     let part = PROBE_WINDOWS.min(plan.block.max(1));
     // One set of instances for both passes, so the second sees them warm (a Wasm instance's
     // first calls grow its memory and fault in its pages).
-    let mut sweep = Sweep::for_probe(plan)?;
+    let mut sweep = ForwardSweep::for_probe(plan)?;
     let mut measured = None;
     for _ in 0..2 {
         let mut parts = Vec::new();

@@ -73,7 +73,7 @@ impl<'p> Runner<'p> {
         self.instances
             .iter()
             .map(|i| match i {
-                Some(Instance::Stage(stage)) => stage.memory_bytes(),
+                Some(Instance::Pure(stage)) => stage.memory_bytes(),
                 _ => 0,
             })
             .sum()
@@ -136,7 +136,7 @@ impl<'p> Runner<'p> {
             .unwrap_or_else(|| Tensor::empty(&spec.port.layout));
         let started = Instant::now();
         let result = match self.instances[node].as_mut() {
-            Some(Instance::Stage(stage)) => stage.process(&call, &mut out),
+            Some(Instance::Pure(stage)) => stage.process(&call, &mut out),
             Some(Instance::Kernel(kernel)) => kernel.step(&call, &mut out),
             None => {
                 return Err(ExecError::Internal(format!(

@@ -2,31 +2,35 @@
 //! the framer that turns samples into windows, and sinks written block by block to a
 //! temporary file that is renamed into place only when the run succeeds.
 
+mod destination;
 mod detect;
+mod file_sink;
 mod flac;
 mod framer;
 mod frames;
 mod lines;
 mod npy;
+mod npy_header;
 mod raw;
 mod shards;
 mod sink;
+mod text;
 mod wav;
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+pub use destination::{Destination, destination, open_in_place, write_atomically};
+pub(crate) use destination::{output_temp, sync_dir};
 pub use detect::{Detected, detect, open_line_stream, open_lines, open_stream};
+pub use file_sink::FileSink;
 pub use flac::FlacSource;
 pub use framer::{Framer, windows_in};
 pub use lines::{DEFAULT_MAX_LINE, LineSource, LineStats};
 pub use npy::NpySource;
 pub use raw::RawF32Source;
 pub use shards::{ShardSink, is_shard, shard_name};
-pub use sink::{
-    Committed, Destination, FileSink, MemorySink, OutputError, OutputFormat, Sink, StreamSink,
-    destination,
-};
+pub use sink::{Committed, MemorySink, OutputError, OutputFormat, Sink};
+pub use text::StreamSink;
 pub use wav::WavSource;
 
 /// Samples read per call when filling a block; big enough to amortize calls, small enough to
@@ -205,81 +209,5 @@ impl SampleSource for MemorySource {
             .unwrap_or(usize::MAX)
             .min(self.samples.len());
         Ok(true)
-    }
-}
-
-/// Writes a whole file: `fill` writes through a buffer into a temporary file beside `path`,
-/// which is flushed, synced and renamed into place, so that after an error nothing is left;
-/// a device or FIFO (`/dev/stdout`, a named pipe) is written in place, never replaced.
-pub fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
-) -> Result<(), OutputError> {
-    let name = path.display().to_string();
-    let path = &match destination(path)? {
-        Destination::Regular(path) => path,
-        // A device or a FIFO is written in place, never replaced by a file.
-        Destination::Special { path, .. } => {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(|source| OutputError::Create {
-                    path: name.clone(),
-                    source,
-                })?;
-            let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, &file);
-            return fill(&mut out)
-                .and_then(|()| out.flush())
-                .map_err(|source| OutputError::Write { path: name, source });
-        }
-    };
-    let temp = output_temp(".gen.", ".partial", &parent_dir(path)).map_err(|source| {
-        OutputError::Create {
-            path: name.clone(),
-            source,
-        }
-    })?;
-    let write_error = |source: std::io::Error| OutputError::Write {
-        path: name.clone(),
-        source,
-    };
-    let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, temp.as_file());
-    fill(&mut out)
-        .and_then(|()| out.flush())
-        .map_err(write_error)?;
-    drop(out);
-    temp.as_file().sync_all().map_err(write_error)?;
-    temp.persist(path).map_err(|e| write_error(e.error))?;
-    Ok(())
-}
-
-/// The buffer [`write_atomically`] writes through.
-const WRITE_BUFFER: usize = 1 << 16;
-
-/// Makes a rename or a new file in a directory durable.
-pub(crate) use sink::sync_dir;
-
-/// A temporary file in `dir` that will become an output: created with the permissions any new
-/// file gets (0666 less the umask), not tempfile's private 0600, since it is renamed into place.
-pub(crate) fn output_temp(
-    prefix: &str,
-    suffix: &str,
-    dir: &Path,
-) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix).suffix(suffix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    builder.tempfile_in(dir)
-}
-
-/// The directory a file will be created in ("." for a bare file name).
-pub(crate) fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
     }
 }

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use super::npy_header::{npy_header, npy_takes};
 use super::output_temp;
-use super::sink::{OutputError, Sink, npy_header, npy_takes, sync_dir};
+use super::sink::{OutputError, Sink};
+use super::sync_dir;
 use crate::tensor::{Layout, TensorView};
 
 /// The shard files' names: `shard-` and five or more digits.

@@ -4,6 +4,7 @@
 
 mod estimate;
 mod graph;
+mod settings;
 
 pub use estimate::{Estimates, PROBE_WINDOWS, Probe, estimate};
 
@@ -17,7 +18,8 @@ use crate::machine::Machine;
 pub use crate::plugin::PluginLoad;
 use crate::spec::{InputKind, Mode, OpSpec, Source, Spec};
 use crate::stage::builtin;
-use crate::stage::{BuildContext, BuildError, Operator, Port};
+use crate::stage::{BuildContext, Operator};
+pub use crate::stage::{BuildError, FreqAxis, Port};
 use crate::tensor::DType;
 
 /// Largest window accepted: a single row of it is already half a gigabyte of f32.
@@ -278,31 +280,8 @@ impl Plan {
         let plugins = build_operators(spec, &mut nodes)?;
         graph::mark_needed(&mut nodes, target);
 
-        let mut decisions = Vec::new();
-        let mut decide = |setting: &'static str, value: String, reason: String| {
-            decisions.push(Decision {
-                setting,
-                value,
-                reason,
-            });
-        };
-        let (mode, mode_reason) = match spec.mode {
-            Mode::Auto if spec.input == InputKind::Lines => (
-                Mode::Sqrt,
-                "auto: sqrt, whose memory does not depend on the input's length (an input of \
-                 lines has no length known before it is read, so classic mode's peak cannot \
-                 be predicted)"
-                    .to_string(),
-            ),
-            Mode::Auto => (
-                Mode::Sqrt,
-                "auto: sqrt until a probe of the input predicts classic fits comfortably and is \
-                 not slower (`run` and `plan --input` probe; without an input, sqrt)"
-                    .to_string(),
-            ),
-            chosen => (chosen, spec.set_by("mode").to_string()),
-        };
-        decide("mode", mode.to_string(), mode_reason);
+        let mut decisions = settings::Decisions::default();
+        let mode = settings::mode(spec, &mut decisions);
         // Each row is at most `limits.row_bytes` and there are at most `limits.stages` of
         // them, so this cannot overflow; saturating all the same.
         let hot_row_bytes: usize = nodes
@@ -320,174 +299,38 @@ impl Plan {
         }
         let cores = machine.cores;
         let max_workers = max_workers.unwrap_or(cores.min(limits.workers));
-        let cache_budget = machine
-            .l2_bytes
-            .min((machine.llc_bytes as f64 * 0.6) as u64 / max_workers as u64)
-            .max(1 << 16) as usize;
-        let block = match block {
-            Some(b) if (b as u64).saturating_mul(hot_row_bytes as u64) > machine.available_ram => {
-                return Err(PlanError::Impossible(format!(
-                    "a block of {b} windows needs {} across the stages, more than the {} of \
-                     memory available; choose a smaller block",
-                    crate::spec::ByteSize((b as u64).saturating_mul(hot_row_bytes as u64)),
-                    crate::spec::ByteSize(machine.available_ram)
-                )));
-            }
-            Some(b) => {
-                decide("block", b.to_string(), spec.set_by("block").into());
-                b
-            }
-            None => {
-                let fit = (cache_budget / hot_row_bytes.max(1)).clamp(1, AUTO_BLOCK_MAX);
-                let b = 1usize << fit.ilog2();
-                decide(
-                    "block",
-                    b.to_string(),
-                    format!(
-                        "largest power of two whose rows across the graph ({} per window) fit in \
-                         {} of cache per worker (L2 {}, 0.6 x LLC {} over {max_workers} workers)",
-                        crate::spec::ByteSize(hot_row_bytes as u64),
-                        crate::spec::ByteSize(cache_budget as u64),
-                        crate::spec::ByteSize(machine.l2_bytes),
-                        crate::spec::ByteSize(machine.llc_bytes),
-                    ),
-                );
-                b
-            }
-        };
-        let checkpoint_every = match checkpoint_every {
-            Some(k) if k % block == 0 => {
-                decide(
-                    "checkpoint_every",
-                    k.to_string(),
-                    spec.set_by("checkpoint_every").into(),
-                );
-                k
-            }
-            Some(k) => {
-                let Some(rounded) = k.div_ceil(block).checked_mul(block) else {
-                    return Err(PlanError::Inconsistent(format!(
-                        "checkpoint_every {k} cannot be rounded up to a multiple of the block \
-                         ({block}): it is too large"
-                    )));
-                };
-                decide(
-                    "checkpoint_every",
-                    rounded.to_string(),
-                    format!(
-                        "{k} {}, rounded up to a multiple of the block ({block}): checkpoints sit on block boundaries",
-                        if spec.from_command_line.contains(&"checkpoint_every") {
-                            "from the command line"
-                        } else {
-                            "from the pipeline"
-                        }
-                    ),
-                );
-                rounded
-            }
-            None => match input_windows {
-                Some(t) => {
-                    let sqrt_t = (t as f64).sqrt().ceil() as usize;
-                    let k = sqrt_t.max(1).div_ceil(block) * block;
-                    decide(
-                        "checkpoint_every",
-                        k.to_string(),
-                        format!(
-                            "about sqrt({t} windows) = {sqrt_t}, rounded up to a multiple of the block"
-                        ),
-                    );
-                    k
-                }
-                None => {
-                    let k = 16 * block;
-                    decide(
-                        "checkpoint_every",
-                        k.to_string(),
-                        "16 blocks (the stream length is not known in advance)".into(),
-                    );
-                    k
-                }
-            },
-        };
-        let checkpoint_slots = match (checkpoint_slots, input_windows) {
-            (Some(slots), _) => {
-                decide(
-                    "checkpoint_slots",
-                    slots.to_string(),
-                    spec.set_by("checkpoint_slots").into(),
-                );
-                slots
-            }
-            (None, Some(t)) => {
-                let all = usize::try_from(t.div_ceil(checkpoint_every as u64))
-                    .unwrap_or(usize::MAX)
-                    .saturating_add(1);
-                let output_bytes: usize = nodes
-                    .iter()
-                    .filter(|n| n.needed && n.checkpoint_output)
-                    .map(|n| n.port.layout.row_bytes().saturating_mul(block))
-                    .fold(0, usize::saturating_add);
-                let affordable = CHECKPOINT_BUDGET
-                    .checked_div(output_bytes)
-                    .map_or(usize::MAX, |n| n.max(DEFAULT_CHECKPOINT_SLOTS));
-                let slots = all.min(affordable);
-                let reason = if slots == all {
-                    format!(
-                        "every checkpoint of the {t} windows, so random access and backward passes \
-                         restore from the nearest one"
-                    )
-                } else {
-                    format!(
-                        "as many checkpointed output blocks ({}) as fit in {}",
-                        crate::spec::ByteSize(output_bytes as u64),
-                        crate::spec::ByteSize(CHECKPOINT_BUDGET as u64)
-                    )
-                };
-                decide("checkpoint_slots", slots.to_string(), reason);
-                slots
-            }
-            (None, None) => {
-                decide(
-                    "checkpoint_slots",
-                    DEFAULT_CHECKPOINT_SLOTS.to_string(),
-                    "default (the stream length is not known in advance)".into(),
-                );
-                DEFAULT_CHECKPOINT_SLOTS
-            }
-        };
-        let lru_bytes = spec.lru_bytes.map_or(DEFAULT_LRU_BYTES, |b| b.0);
-        let input_buffer_blocks = input_buffer_blocks.unwrap_or(DEFAULT_INPUT_BUFFER);
-        decide(
-            "max_workers",
-            max_workers.to_string(),
-            if spec.max_workers.is_some() {
-                spec.set_by("max_workers").into()
-            } else {
-                format!(
-                    "every core ({cores}); runs from the start sweep forward on all of them, \
-                     random access and backward passes use one"
-                )
-            },
+        let block = settings::block(
+            spec,
+            block,
+            hot_row_bytes,
+            &machine,
+            max_workers,
+            &mut decisions,
+        )?;
+        let checkpoint_every = settings::checkpoint_every(
+            spec,
+            checkpoint_every,
+            block,
+            input_windows,
+            &mut decisions,
+        )?;
+        let checkpoint_slots = settings::checkpoint_slots(
+            spec,
+            checkpoint_slots,
+            &nodes,
+            block,
+            checkpoint_every,
+            input_windows,
+            &mut decisions,
         );
-        for (setting, value, given) in [
-            (
-                "lru_bytes",
-                crate::spec::ByteSize(lru_bytes).to_string(),
-                spec.lru_bytes.is_some(),
-            ),
-            (
-                "input_buffer_blocks",
-                input_buffer_blocks.to_string(),
-                spec.input_buffer_blocks.is_some(),
-            ),
-        ] {
-            let reason = if given {
-                spec.set_by(setting)
-            } else {
-                "default"
-            };
-            decide(setting, value, reason.into());
-        }
+        let (lru_bytes, input_buffer_blocks) = settings::the_rest(
+            spec,
+            max_workers,
+            cores,
+            input_buffer_blocks,
+            &mut decisions,
+        );
+        let decisions = decisions.0;
 
         Ok(Plan {
             plugins,
@@ -602,6 +445,20 @@ fn params_in_file(spec: &Spec, stage: &crate::spec::StageSpec, message: String) 
     )
 }
 
+/// Builds the operator for one stage: a built-in, or a plugin (with how it was loaded).
+pub(crate) fn build_operator(
+    stage: &str,
+    op: &OpSpec,
+    ctx: &BuildContext<'_>,
+) -> Result<(Arc<dyn Operator>, Option<PluginLoad>), BuildError> {
+    match op {
+        OpSpec::Plugin(plugin) => {
+            crate::plugin::build(stage, plugin, ctx).map(|(op, load)| (op, Some(load)))
+        }
+        builtin => builtin::build(builtin, ctx).map(|op| (op, None)),
+    }
+}
+
 /// Builds each node's operator; returns the plugins loaded for them.
 fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<Vec<PluginLoad>, PlanError> {
     let mut plugins = Vec::new();
@@ -627,12 +484,7 @@ fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<Vec<PluginLoad>, P
             }),
             _ => stage.op.clone(),
         };
-        let built = match &op_spec {
-            OpSpec::Plugin(plugin) => {
-                crate::plugin::build(&stage.name, plugin, &ctx).map(|(op, load)| (op, Some(load)))
-            }
-            builtin => builtin::build(builtin, &ctx).map(|op| (op, None)),
-        };
+        let built = build_operator(&stage.name, &op_spec, &ctx);
         let (op, load) = built.map_err(|source| PlanError::Stage {
             stage: stage.name.clone(),
             op: stage.op.name(),

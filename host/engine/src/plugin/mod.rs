@@ -8,10 +8,11 @@
 //! the executor adds the stage and the window range. After a trap the instance is rebuilt.
 
 mod cache;
-mod stage;
-
-#[doc(hidden)]
-pub use stage::fuzz_output;
+mod contract;
+pub(crate) mod convert;
+mod inspect;
+mod operator;
+mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -23,7 +24,8 @@ use wasmtime::{Config, Engine};
 
 pub(crate) use cache::hex;
 pub use cache::{CacheOutcome, content_hash};
-pub use stage::{build, inspect};
+pub use inspect::{PluginInfo, inspect};
+pub(crate) use operator::build;
 
 /// The WIT package this host speaks, as `wit/sqrtspace.wit` declares it.
 pub const WIT_PACKAGE: &str = env!("SQRTSPACE_WIT_PACKAGE");
@@ -157,7 +159,7 @@ pub struct LoadedPlugin {
     /// sha256 of the file.
     pub sha256: String,
     /// The compiled component.
-    pub component: Component,
+    pub(crate) component: Component,
     /// Cache hit, or compiled.
     pub cache: CacheOutcome,
     /// Time to read, hash and compile or deserialize it.
@@ -245,7 +247,7 @@ impl Runtime {
     }
 
     /// The engine.
-    pub fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
 

@@ -441,7 +441,14 @@ impl Spec {
         Ok(spec)
     }
 
-    /// Reads and parses a pipeline file.
+    /// The spec with relative plugin paths looked for in `dir` (what [`Spec::from_file`] sets
+    /// to the pipeline file's directory), for a pipeline that is not read from a file.
+    pub fn with_base_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Spec {
+        self.base_dir = Some(dir.into());
+        self
+    }
+
+    /// Reads and parses a pipeline file; relative plugin paths are looked for beside it.
     pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
         let io = |source| SpecError::Io {
             path: path.display().to_string(),

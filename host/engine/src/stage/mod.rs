@@ -1,7 +1,10 @@
-//! Stages (pure functions of blocks) and kernels (blocks plus explicit state), and the
-//! operators the planner builds them from.
+//! Stages: the named steps of a pipeline. A stage is one of two kinds: **pure** (a function of
+//! its input rows, [`Pure`]) or a **kernel** (rows plus explicit state, [`Kernel`]); the
+//! planner builds an [`Operator`] for each stage, and each executor (each worker) makes its
+//! own [`Instance`] of it. Built-in operators are in [`builtin`]; plugins are built by the
+//! plugin host.
 //!
-//! The contract that makes classic and sqrt mode bit-identical: output row `t` of a stage
+//! The contract that makes classic and sqrt mode bit-identical: output row `t` of a pure stage
 //! depends only on input rows `t - context ..= t`, computed by the same code whatever block it
 //! falls in; a kernel's output and next state depend only on its inputs and its state, and
 //! stepping over `[a, b)` then `[b, c)` gives the same bits as stepping over `[a, c)`.
@@ -38,7 +41,7 @@ impl<'a> StageCall<'a> {
 /// A pure stage: output rows from input rows, nothing carried between calls.
 ///
 /// `&mut self` is for scratch buffers only (an FFT's work area); it must not change results.
-pub trait Stage: Send {
+pub trait Pure: Send {
     /// Computes `call.rows` output rows into `out` (which the stage resets to its layout).
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError>;
     /// Memory the instance holds beyond its outputs (a Wasm instance's linear memory), bytes.
@@ -47,7 +50,7 @@ pub trait Stage: Send {
     }
 }
 
-/// A stateful kernel: `step(inputs, state) -> (output, state')`.
+/// A kernel: a stage that carries state, `step(inputs, state) -> (output, state')`.
 ///
 /// The state lives in the instance; the executor copies it out as a byte blob for
 /// checkpoints and puts it back to resume from one.
@@ -62,16 +65,12 @@ pub trait Kernel: Send {
     fn save_state(&self) -> Vec<u8>;
     /// Restores a state from [`Kernel::save_state`].
     fn load_state(&mut self, state: &[u8]) -> Result<(), StageError>;
-    /// Memory the instance holds beyond its outputs (a Wasm instance's linear memory), bytes.
-    fn memory_bytes(&self) -> u64 {
-        0
-    }
 }
 
 /// A ready-to-run instance of an operator.
 pub enum Instance {
     /// A pure stage.
-    Stage(Box<dyn Stage>),
+    Pure(Box<dyn Pure>),
     /// A stateful kernel.
     Kernel(Box<dyn Kernel>),
 }
@@ -79,7 +78,7 @@ pub enum Instance {
 impl fmt::Debug for Instance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Instance::Stage(_) => "Instance::Stage",
+            Instance::Pure(_) => "Instance::Stage",
             Instance::Kernel(_) => "Instance::Kernel",
         })
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::expect_rank1;
 use crate::spec::BandpassParams;
 use crate::stage::{
-    BuildContext, BuildError, FreqAxis, Instance, Operator, Port, Stage, StageCall, StageError,
+    BuildContext, BuildError, FreqAxis, Instance, Operator, Port, Pure, StageCall, StageError,
 };
 use crate::tensor::{Complex32, DType, Element, Layout, Tensor};
 
@@ -78,7 +78,7 @@ impl Operator for BandpassOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        Ok(Instance::Stage(Box::new(Bandpass {
+        Ok(Instance::Pure(Box::new(Bandpass {
             bins: self.bins.clone(),
         })))
     }
@@ -100,7 +100,7 @@ impl Bandpass {
     }
 }
 
-impl Stage for Bandpass {
+impl Pure for Bandpass {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         match call.input(0)?.dtype() {
             DType::F32 => self.keep::<f32>(call, out),

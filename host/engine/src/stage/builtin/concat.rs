@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::stage::{
-    BuildContext, BuildError, Instance, Operator, Port, Stage, StageCall, StageError,
+    BuildContext, BuildError, Instance, Operator, Port, Pure, StageCall, StageError,
 };
 use crate::tensor::{DType, Tensor};
 
@@ -33,7 +33,7 @@ impl Operator for ConcatOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        Ok(Instance::Stage(Box::new(Concat {
+        Ok(Instance::Pure(Box::new(Concat {
             widths: Arc::clone(&self.widths),
         })))
     }
@@ -43,7 +43,7 @@ struct Concat {
     widths: Arc<[usize]>,
 }
 
-impl Stage for Concat {
+impl Pure for Concat {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let total: usize = self.widths.iter().sum();
         let inputs = call

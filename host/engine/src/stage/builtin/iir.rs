@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use sqrtspace_kernels::iir::State;
-pub use sqrtspace_kernels::iir::{Filter, Params, Section, Start};
+use sqrtspace_kernels::iir::{Params, Section, Start};
 
 use crate::stage::{
     BuildContext, BuildError, Instance, Kernel, Operator, Port, StageCall, StageError,
@@ -69,7 +69,8 @@ pub struct Iir {
 
 impl Iir {
     /// A cascade in its zero initial state.
-    pub fn new(sections: Arc<[Section]>, width: usize) -> Iir {
+    #[cfg(test)]
+    fn new(sections: Arc<[Section]>, width: usize) -> Iir {
         Iir::with_start(sections, width, Start::Zero)
     }
 
@@ -116,6 +117,7 @@ mod tests {
     use super::*;
     use crate::stage::builtin::testing::seeded_f32;
     use proptest::prelude::*;
+    use sqrtspace_kernels::iir::Filter;
 
     /// Direct form I, sample by sample, section by section, with explicit histories.
     fn direct_form_one(sections: &[Section], x: &[f64]) -> Vec<f64> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::stage::{
-    BuildContext, BuildError, Instance, Operator, Port, Stage, StageCall, StageError,
+    BuildContext, BuildError, Instance, Operator, Port, Pure, StageCall, StageError,
 };
 use crate::tensor::{Complex32, DType, Layout, Tensor};
 
@@ -30,13 +30,13 @@ impl Operator for MagnitudeOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        Ok(Instance::Stage(Box::new(Magnitude)))
+        Ok(Instance::Pure(Box::new(Magnitude)))
     }
 }
 
 struct Magnitude;
 
-impl Stage for Magnitude {
+impl Pure for Magnitude {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let input = call.input(0)?;
         let rows = input.typed::<Complex32>()?;

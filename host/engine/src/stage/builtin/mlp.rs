@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-pub use sqrtspace_kernels::mlp::{Activation, Layer, Params, Standardize};
+use sqrtspace_kernels::mlp::Params;
 use sqrtspace_kernels::mlp::{Network, Work};
 
 use crate::stage::{
-    BuildContext, BuildError, Instance, Operator, Port, Stage, StageCall, StageError,
+    BuildContext, BuildError, Instance, Operator, Port, Pure, StageCall, StageError,
 };
 use crate::tensor::{DType, Tensor};
 
@@ -38,7 +38,7 @@ impl Operator for MlpOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        Ok(Instance::Stage(Box::new(Mlp {
+        Ok(Instance::Pure(Box::new(Mlp {
             work: self.net.work(),
             net: Arc::clone(&self.net),
         })))
@@ -50,7 +50,7 @@ struct Mlp {
     work: Work,
 }
 
-impl Stage for Mlp {
+impl Pure for Mlp {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let inputs = call
             .inputs
@@ -78,6 +78,7 @@ mod tests {
     use super::*;
     use crate::stage::builtin::testing::{call_stage, seeded_f32};
     use ndarray::{Array1, Array2};
+    use sqrtspace_kernels::mlp::{Activation, Layer, Standardize};
 
     fn layer(outputs: usize, inputs: usize, seed: u64, activation: Activation) -> Layer {
         let w = seeded_f32(outputs * inputs, seed);

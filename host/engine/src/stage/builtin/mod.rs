@@ -106,7 +106,7 @@ pub(crate) mod testing {
         };
         let mut out = Tensor::empty(&op.output().layout);
         match op.instantiate().map_err(|e| e.to_string())? {
-            Instance::Stage(mut stage) => stage.process(&call, &mut out),
+            Instance::Pure(mut stage) => stage.process(&call, &mut out),
             Instance::Kernel(mut kernel) => {
                 kernel.reset().and_then(|()| kernel.step(&call, &mut out))
             }

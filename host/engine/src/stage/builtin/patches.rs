@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::spec::PatchesParams;
 use crate::stage::{
-    BuildContext, BuildError, Instance, Operator, Port, Stage, StageCall, StageError,
+    BuildContext, BuildError, Instance, Operator, Port, Pure, StageCall, StageError,
 };
 use crate::tensor::{DType, Layout, Tensor};
 
@@ -50,7 +50,7 @@ impl Operator for PatchesOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        Ok(Instance::Stage(Box::new(Patches {
+        Ok(Instance::Pure(Box::new(Patches {
             rows: self.rows,
             shape: self.output.layout.row_shape.clone(),
         })))
@@ -62,7 +62,7 @@ struct Patches {
     shape: Vec<usize>,
 }
 
-impl Stage for Patches {
+impl Pure for Patches {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let view = call.input(0)?;
         let input = view.typed::<f32>()?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::spec::RollingMeanParams;
 use crate::stage::{
-    BuildContext, BuildError, Instance, Operator, Port, Stage, StageCall, StageError,
+    BuildContext, BuildError, Instance, Operator, Port, Pure, StageCall, StageError,
 };
 use crate::tensor::{DType, Layout, Tensor};
 
@@ -49,7 +49,7 @@ impl Operator for RollingMeanOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        Ok(Instance::Stage(Box::new(RollingMean { rows: self.rows })))
+        Ok(Instance::Pure(Box::new(RollingMean { rows: self.rows })))
     }
 }
 
@@ -57,7 +57,7 @@ struct RollingMean {
     rows: usize,
 }
 
-impl Stage for RollingMean {
+impl Pure for RollingMean {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let view = call.input(0)?;
         let input = view.typed::<f32>()?;
@@ -118,7 +118,7 @@ mod tests {
         )
         .expect("builds");
         assert_eq!(op.context(), 2);
-        let Ok(Instance::Stage(mut stage)) = op.instantiate() else {
+        let Ok(Instance::Pure(mut stage)) = op.instantiate() else {
             panic!("a stage")
         };
         // Rows 8..10 of a stream of 0, 1, 2, ...; context rows 6 and 7 come first.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::expect_rank1;
 use crate::stage::{
-    BuildContext, BuildError, FreqAxis, Instance, Operator, Port, Stage, StageCall, StageError,
+    BuildContext, BuildError, FreqAxis, Instance, Operator, Port, Pure, StageCall, StageError,
 };
 use crate::tensor::{DType, Tensor};
 
@@ -40,7 +40,7 @@ impl Operator for FeaturesOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        Ok(Instance::Stage(Box::new(SpectralFeatures {
+        Ok(Instance::Pure(Box::new(SpectralFeatures {
             axis: self.axis,
         })))
     }
@@ -55,7 +55,7 @@ pub fn features(magnitudes: &[f32], axis: FreqAxis) -> [f32; 4] {
     sqrtspace_kernels::features::features(magnitudes, axis.first_hz, axis.step_hz)
 }
 
-impl Stage for SpectralFeatures {
+impl Pure for SpectralFeatures {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let input = call.input(0)?.typed::<f32>()?;
         let output = out.reset::<f32>(call.rows, &[COLUMNS.len()]);

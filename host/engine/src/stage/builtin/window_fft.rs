@@ -12,7 +12,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 use super::expect_rank1;
 use crate::spec::{WindowFftParams, WindowFunction};
 use crate::stage::{
-    BuildContext, BuildError, FreqAxis, Instance, Operator, Port, Stage, StageCall, StageError,
+    BuildContext, BuildError, FreqAxis, Instance, Operator, Port, Pure, StageCall, StageError,
 };
 use crate::tensor::{Complex32, DType, Tensor};
 
@@ -89,7 +89,7 @@ impl Operator for WindowFftOp {
     }
 
     fn instantiate(&self) -> Result<Instance, StageError> {
-        Ok(Instance::Stage(Box::new(WindowFft {
+        Ok(Instance::Pure(Box::new(WindowFft {
             coefficients: Arc::clone(&self.coefficients),
             work: self.fft.make_input_vec(),
             scratch: self.fft.make_scratch_vec(),
@@ -106,7 +106,7 @@ struct WindowFft {
     scratch: Vec<Complex32>,
 }
 
-impl Stage for WindowFft {
+impl Pure for WindowFft {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let input = call.input(0)?.typed::<f32>()?;
         let bins = self.fft.complex_len();

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::ExecError;
-use super::sweep::{AfterBatch, Sweep, SweepState};
+use super::forward_sweep::{AfterBatch, ForwardSweep, SweepState};
 use crate::io::{Committed, Sink};
 use crate::plugin::hex;
 
@@ -27,7 +27,7 @@ const SAMPLED: u64 = 1 << 20;
 
 /// A checkpoint could not be used or written.
 #[derive(Debug, thiserror::Error)]
-pub enum PersistError {
+pub enum DiskCheckpointError {
     /// Reading or writing the checkpoint directory failed.
     #[error("checkpoint {path}: {source}")]
     Io {
@@ -136,7 +136,7 @@ pub struct Saved {
 
 /// Costs of keeping checkpoints on disk during a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PersistStats {
+pub struct DiskCheckpointStats {
     /// Checkpoints written.
     pub saved: u64,
     /// Bytes of the last one.
@@ -156,7 +156,7 @@ pub struct CheckpointDir {
     interval: Duration,
     last_t: u64,
     last_at: Instant,
-    stats: PersistStats,
+    stats: DiskCheckpointStats,
 }
 
 impl CheckpointDir {
@@ -170,19 +170,19 @@ impl CheckpointDir {
         every: u64,
         interval: Duration,
         resume: bool,
-    ) -> Result<(CheckpointDir, Option<Saved>), PersistError> {
-        std::fs::create_dir_all(dir).map_err(|source| PersistError::Io {
+    ) -> Result<(CheckpointDir, Option<Saved>), DiskCheckpointError> {
+        std::fs::create_dir_all(dir).map_err(|source| DiskCheckpointError::Io {
             path: dir.display().to_string(),
             source,
         })?;
         let file = dir.join(FILE);
         let saved = if file.exists() {
             if !resume {
-                return Err(PersistError::Exists {
+                return Err(DiskCheckpointError::Exists {
                     path: file.display().to_string(),
                 });
             }
-            let saved = read(&file)?;
+            let saved = read_checkpoint(&file)?;
             check(&file, &saved.identity, &identity)?;
             Some(saved)
         } else {
@@ -197,9 +197,9 @@ impl CheckpointDir {
                 interval,
                 last_t,
                 last_at: Instant::now(),
-                stats: PersistStats {
+                stats: DiskCheckpointStats {
                     resumed_at: saved.as_ref().map(|s| s.sweep.done),
-                    ..PersistStats::default()
+                    ..DiskCheckpointStats::default()
                 },
             },
             saved,
@@ -212,12 +212,12 @@ impl CheckpointDir {
     }
 
     /// What keeping checkpoints has cost so far.
-    pub fn stats(&self) -> PersistStats {
+    pub fn stats(&self) -> DiskCheckpointStats {
         self.stats
     }
 
     /// Syncs the output and writes a checkpoint of `sweep` now.
-    fn save(&mut self, sweep: &mut Sweep<'_>, sink: &mut dyn Sink) -> Result<(), ExecError> {
+    fn save(&mut self, sweep: &mut ForwardSweep<'_>, sink: &mut dyn Sink) -> Result<(), ExecError> {
         let started = Instant::now();
         let Some(committed) = sink.commit()? else {
             return Err(ExecError::Unsupported(
@@ -238,13 +238,13 @@ impl CheckpointDir {
     }
 
     /// Removes the checkpoint once the output it belongs to is complete.
-    pub fn finish(self) -> Result<PersistStats, PersistError> {
+    pub fn finish(self) -> Result<DiskCheckpointStats, DiskCheckpointError> {
         let file = self.path();
         match std::fs::remove_file(&file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => {
-                return Err(PersistError::Io {
+                return Err(DiskCheckpointError::Io {
                     path: file.display().to_string(),
                     source,
                 });
@@ -255,7 +255,11 @@ impl CheckpointDir {
 }
 
 impl AfterBatch for CheckpointDir {
-    fn after_batch(&mut self, sweep: &mut Sweep<'_>, sink: &mut dyn Sink) -> Result<(), ExecError> {
+    fn after_batch(
+        &mut self,
+        sweep: &mut ForwardSweep<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<(), ExecError> {
         if sweep.done() >= self.last_t + self.every && self.last_at.elapsed() >= self.interval {
             self.save(sweep, sink)?;
         }
@@ -263,17 +267,17 @@ impl AfterBatch for CheckpointDir {
     }
 }
 
-fn io_error(path: &Path) -> impl Fn(std::io::Error) -> PersistError + '_ {
-    move |source| PersistError::Io {
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> DiskCheckpointError + '_ {
+    move |source| DiskCheckpointError::Io {
         path: path.display().to_string(),
         source,
     }
 }
 
 /// Writes `saved` to `dir/checkpoint` atomically; returns the file's length.
-fn write(dir: &Path, saved: &Saved) -> Result<u64, PersistError> {
+fn write(dir: &Path, saved: &Saved) -> Result<u64, DiskCheckpointError> {
     let file = dir.join(FILE);
-    let body = postcard::to_stdvec(saved).map_err(|e| PersistError::Io {
+    let body = postcard::to_stdvec(saved).map_err(|e| DiskCheckpointError::Io {
         path: file.display().to_string(),
         source: std::io::Error::other(e),
     })?;
@@ -293,9 +297,9 @@ fn write(dir: &Path, saved: &Saved) -> Result<u64, PersistError> {
 }
 
 /// Reads and verifies the checkpoint at `file`.
-pub fn read(file: &Path) -> Result<Saved, PersistError> {
+pub fn read_checkpoint(file: &Path) -> Result<Saved, DiskCheckpointError> {
     let bytes = std::fs::read(file).map_err(io_error(file))?;
-    let corrupt = |why: &str| PersistError::Corrupt {
+    let corrupt = |why: &str| DiskCheckpointError::Corrupt {
         path: file.display().to_string(),
         why: why.into(),
     };
@@ -319,8 +323,8 @@ pub fn read(file: &Path) -> Result<Saved, PersistError> {
 }
 
 /// Refuses a checkpoint made for anything other than `now`.
-fn check(file: &Path, was: &Identity, now: &Identity) -> Result<(), PersistError> {
-    let mismatch = |what: &str, was: String, now: String| PersistError::Mismatch {
+fn check(file: &Path, was: &Identity, now: &Identity) -> Result<(), DiskCheckpointError> {
+    let mismatch = |what: &str, was: String, now: String| DiskCheckpointError::Mismatch {
         path: file.display().to_string(),
         what: what.into(),
         was,
@@ -422,20 +426,23 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), &saved()).expect("writes");
         let file = dir.path().join(FILE);
-        assert_eq!(read(&file).expect("reads"), saved());
+        assert_eq!(read_checkpoint(&file).expect("reads"), saved());
         let good = std::fs::read(&file).expect("bytes");
         for at in [0, 17, 30, good.len() - 1] {
             let mut bad = good.clone();
             bad[at] ^= 0x40;
             std::fs::write(&file, &bad).expect("damages");
-            let err = read(&file).expect_err("damage found");
+            let err = read_checkpoint(&file).expect_err("damage found");
             assert!(
-                matches!(err, PersistError::Corrupt { .. }),
+                matches!(err, DiskCheckpointError::Corrupt { .. }),
                 "byte {at}: {err}"
             );
         }
         std::fs::write(&file, &good[..good.len() - 7]).expect("truncates");
-        assert!(matches!(read(&file), Err(PersistError::Corrupt { .. })));
+        assert!(matches!(
+            read_checkpoint(&file),
+            Err(DiskCheckpointError::Corrupt { .. })
+        ));
     }
 
     #[test]
@@ -447,7 +454,7 @@ mod tests {
         };
         assert!(matches!(
             open(identity(), false),
-            Err(PersistError::Exists { .. })
+            Err(DiskCheckpointError::Exists { .. })
         ));
         assert_eq!(open(identity(), true).expect("resumes"), Some(saved()));
         let mut other = identity();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::runner::Runner;
 use super::{ExecError, WindowRange};
 use crate::exec::cache::BlockCache;
-use crate::exec::checkpoint::CheckpointRing;
+use crate::exec::checkpoint_ring::CheckpointRing;
 use crate::exec::spool::Spool;
 use crate::io::{Framer, Sink};
 use crate::plan::{INPUT_NODE, NodeId, Plan};
@@ -21,7 +21,7 @@ const STACK_RED_ZONE: usize = 128 << 10;
 /// Size of each new segment.
 const STACK_GROWTH: usize = 4 << 20;
 
-pub(crate) struct SqrtExecutor<'p, F: BorrowMut<Framer>> {
+pub(crate) struct DepthFirst<'p, F: BorrowMut<Framer>> {
     plan: &'p Plan,
     pub(crate) runner: Runner<'p>,
     framer: F,
@@ -41,10 +41,10 @@ pub(crate) struct SqrtExecutor<'p, F: BorrowMut<Framer>> {
     block: u64,
 }
 
-impl<'p, F: BorrowMut<Framer>> SqrtExecutor<'p, F> {
+impl<'p, F: BorrowMut<Framer>> DepthFirst<'p, F> {
     pub(crate) fn new(plan: &'p Plan, framer: F) -> Result<Self, ExecError> {
         let nodes = plan.nodes();
-        Ok(SqrtExecutor {
+        Ok(DepthFirst {
             plan,
             runner: Runner::new(plan)?,
             framer,

@@ -31,19 +31,23 @@ pub struct SweepState {
 
 /// Told after each batch whose rows are in the sink: the place to save a [`SweepState`].
 pub(crate) trait AfterBatch {
-    fn after_batch(&mut self, sweep: &mut Sweep<'_>, sink: &mut dyn Sink) -> Result<(), ExecError>;
+    fn after_batch(
+        &mut self,
+        sweep: &mut ForwardSweep<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<(), ExecError>;
 }
 
 /// Saves nothing.
 pub(crate) struct NoCheckpoints;
 
 impl AfterBatch for NoCheckpoints {
-    fn after_batch(&mut self, _: &mut Sweep<'_>, _: &mut dyn Sink) -> Result<(), ExecError> {
+    fn after_batch(&mut self, _: &mut ForwardSweep<'_>, _: &mut dyn Sink) -> Result<(), ExecError> {
         Ok(())
     }
 }
 
-pub(crate) struct Sweep<'p> {
+pub(crate) struct ForwardSweep<'p> {
     plan: &'p Plan,
     /// One per worker; kernels live on the first only.
     runners: Vec<Runner<'p>>,
@@ -59,18 +63,18 @@ pub(crate) struct Sweep<'p> {
     done: u64,
 }
 
-impl<'p> Sweep<'p> {
+impl<'p> ForwardSweep<'p> {
     /// A sweep from window 0 on `workers` workers.
-    pub(crate) fn new(plan: &'p Plan, workers: usize) -> Result<Sweep<'p>, ExecError> {
-        Sweep::build(plan, workers, false)
+    pub(crate) fn new(plan: &'p Plan, workers: usize) -> Result<ForwardSweep<'p>, ExecError> {
+        ForwardSweep::build(plan, workers, false)
     }
 
     /// A sweep that runs backward kernels forward: for timing them in a probe only.
-    pub(crate) fn for_probe(plan: &'p Plan) -> Result<Sweep<'p>, ExecError> {
-        Sweep::build(plan, 1, true)
+    pub(crate) fn for_probe(plan: &'p Plan) -> Result<ForwardSweep<'p>, ExecError> {
+        ForwardSweep::build(plan, 1, true)
     }
 
-    fn build(plan: &'p Plan, workers: usize, probing: bool) -> Result<Sweep<'p>, ExecError> {
+    fn build(plan: &'p Plan, workers: usize, probing: bool) -> Result<ForwardSweep<'p>, ExecError> {
         let nodes = plan.nodes();
         if let Some(node) = nodes.iter().find(|n| n.needed && n.reverse && !probing) {
             return Err(ExecError::Unsupported(format!(
@@ -121,7 +125,7 @@ impl<'p> Sweep<'p> {
                 chain.push(id);
             }
         }
-        Ok(Sweep {
+        Ok(ForwardSweep {
             plan,
             runners,
             pool,
@@ -214,7 +218,7 @@ impl<'p> Sweep<'p> {
         total
     }
 
-    /// [`Sweep::step`], with `side` (framing the next batch) running on the workers at the
+    /// [`ForwardSweep::step`], with `side` (framing the next batch) running on the workers at the
     /// same time.
     pub(crate) fn step_alongside<R: Send>(
         &mut self,
@@ -467,7 +471,7 @@ pub(crate) fn run(
     range: WindowRange,
     sink: &mut dyn Sink,
 ) -> Result<(u64, Vec<StageStats>), ExecError> {
-    let mut sweep = Sweep::new(plan, plan.max_workers)?;
+    let mut sweep = ForwardSweep::new(plan, plan.max_workers)?;
     let written = run_from(&mut sweep, framer, range, sink, &mut NoCheckpoints)?;
     Ok((written, sweep.stats()))
 }
@@ -475,7 +479,7 @@ pub(crate) fn run(
 /// Goes on with `sweep` from the window it has reached, writing the target's rows in `range`
 /// to `sink` and telling `after` after every batch; returns the rows written.
 pub(crate) fn run_from(
-    sweep: &mut Sweep<'_>,
+    sweep: &mut ForwardSweep<'_>,
     framer: &mut Framer,
     range: WindowRange,
     sink: &mut dyn Sink,

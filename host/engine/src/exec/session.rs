@@ -5,7 +5,7 @@
 //! state. So any chunking of a stream gives exactly the bits of one push of the whole stream,
 //! and memory is bounded by the input buffer, whatever the stream's length.
 
-use super::sweep::Sweep;
+use super::forward_sweep::ForwardSweep;
 use super::{ExecError, RunStats};
 use crate::io::windows_in;
 use crate::plan::Plan;
@@ -31,7 +31,7 @@ use crate::tensor::{Data, Tensor};
 /// ```
 pub struct Session<'p> {
     plan: &'p Plan,
-    sweep: Sweep<'p>,
+    sweep: ForwardSweep<'p>,
     /// Samples `[buffer_start, buffer_start + buffer.len())` of the stream.
     buffer: Vec<f32>,
     buffer_start: u64,
@@ -71,7 +71,7 @@ impl<'p> Session<'p> {
             .saturating_add(plan.window);
         Ok(Session {
             plan,
-            sweep: Sweep::new(plan, plan.max_workers)?,
+            sweep: ForwardSweep::new(plan, plan.max_workers)?,
             buffer: Vec::new(),
             buffer_start: 0,
             capacity,
