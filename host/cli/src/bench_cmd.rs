@@ -45,7 +45,7 @@ enum Workload {
 }
 
 /// The logs pipeline, built into the binary.
-const LOGS_PIPELINE: &str = include_str!("../../../pipelines/logs.ron");
+const LOGS_PIPELINE: &str = include_str!("../pipelines/logs.ron");
 
 impl Workload {
     /// Windows of the full matrix, and of `--quick`.

@@ -11,7 +11,7 @@ use crate::report::Report;
 use anyhow::Context;
 
 /// The audio pipeline, built into the binary so the demo and the bench run from anywhere.
-pub const AUDIO_PIPELINE: &str = include_str!("../../../pipelines/audio.ron");
+pub const AUDIO_PIPELINE: &str = include_str!("../pipelines/audio.ron");
 
 /// How often a child's resident memory is looked at when it runs under a budget.
 const POLL: Duration = Duration::from_millis(2);

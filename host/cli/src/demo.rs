@@ -56,9 +56,9 @@ struct DemoAudio {
 }
 
 /// The ML preprocessing pipeline, built into the binary like the audio one.
-const ML_PIPELINE: &str = include_str!("../../../pipelines/ml-preproc.ron");
+const ML_PIPELINE: &str = include_str!("../pipelines/ml-preproc.ron");
 /// The logs pipeline.
-const LOGS_PIPELINE: &str = include_str!("../../../pipelines/logs.ron");
+const LOGS_PIPELINE: &str = include_str!("../pipelines/logs.ron");
 
 /// Runs `dir/pipeline.ron` over `dir/input` in `mode` in a child process, writing
 /// `dir/MODE.ext`.

@@ -29,6 +29,24 @@
 //! let sqrt = evaluate(&Plan::new(&spec, None).unwrap(), samples, WindowRange::all()).unwrap();
 //! assert!(classic.bit_identical(&sqrt));
 //! ```
+//!
+//! The API, by what it is for:
+//!
+//! - a pipeline: [`Spec::from_file`], [`Spec::from_ron`] (with [`Spec::with_base_dir`] for
+//!   the plugins' directory), the operators in [`spec`];
+//! - a plan for a machine, with the reasons for each setting: [`Plan::new`],
+//!   [`Plan::for_machine`], [`Plan::decisions`](plan::Plan::decisions); the probe that
+//!   measures the first windows, [`exec::probe`], and [`Plan::apply_probe`];
+//! - a run from a source to a sink: [`run`] over an [`io::Framer`] of any
+//!   [`io::SampleSource`] into any [`io::Sink`]; random access with [`evaluate`] and
+//!   [`Evaluator`]; push/pull streaming with [`Session`]; checkpoints on disk with
+//!   [`exec::run_persisted`];
+//! - what a run did: [`RunStats`]; what the process cost: [`metrics`];
+//! - plugins: [`plugin::inspect`], [`plugin::Runtime`].
+//!
+//! Everything else (the stage traits, the built-in operators, the executors' insides) is
+//! private to the crate: the layers are `spec` → `machine`, `io` → stages → `plugin` → `plan` →
+//! `exec`, and none imports one above it.
 #![deny(missing_docs)]
 
 pub mod exec;
@@ -70,3 +88,8 @@ pub use exec::{Evaluator, ExecError, RunStats, Session, WindowRange, evaluate, r
 pub use plan::{Plan, PlanError};
 pub use spec::{Mode, Spec, SpecError};
 pub use tensor::{DType, Tensor, TensorView};
+
+/// The README's Rust examples, compiled (and the runnable ones run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::plan::NodeId;
 use crate::tensor::Tensor;
 
-/// Counters of a [`BlockCache`].
+/// Counters of the block cache of a sqrt run (the byte-bounded LRU of blocks it reuses).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheStats {
     /// Lookups that found their block.

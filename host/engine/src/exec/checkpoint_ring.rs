@@ -28,7 +28,7 @@ impl Checkpoint {
     }
 }
 
-/// Counters of a [`CheckpointRing`].
+/// Counters of the in-memory checkpoint ring of a sqrt run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointStats {
     /// States saved.

@@ -247,7 +247,7 @@ pub fn run(
 }
 
 /// Runs `plan` like [`run`] in sqrt mode's forward sweep, keeping a checkpoint on disk in
-/// `dir` (see [`persist`]), and going on from `saved` (read by [`persist::CheckpointDir::open`]
+/// `dir` (see [`CheckpointDir`]), and going on from `saved` (read by [`CheckpointDir::open`]
 /// and matched to this run) when given. `sink` must be one a run can be resumed into
 /// ([`crate::io::FileSink::resumable`]), cut back to `saved`'s committed length.
 pub fn run_persisted(

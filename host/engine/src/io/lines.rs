@@ -143,7 +143,7 @@ impl LineSource {
     }
 
     /// Moves so that the next line read is line `position` (from 0); `Ok(false)` for a
-    /// stream, which cannot go back (a file can: see [`INDEX_EVERY`]).
+    /// stream, which cannot go back (a file can: it keeps an index of line offsets).
     pub fn seek_line(&mut self, position: u64) -> Result<bool, InputError> {
         if position == self.line_no {
             return Ok(true);

@@ -13,7 +13,7 @@ pub trait Sink {
     fn write(&mut self, t0: u64, rows: &TensorView<'_>) -> Result<(), OutputError>;
 
     /// Makes what was written so far durable and says how much that is, for sinks a run can
-    /// be resumed into ([`FileSink::resumable`]); `None` from the others.
+    /// be resumed into ([`FileSink::resumable`](crate::io::FileSink::resumable)); `None` from the others.
     fn commit(&mut self) -> Result<Option<Committed>, OutputError> {
         Ok(None)
     }

@@ -3,7 +3,7 @@
 
 use super::contract::wit;
 use super::plugin_text;
-use crate::plan::Port;
+use crate::stage::Port;
 use crate::stage::StageError;
 use crate::tensor::{Complex32, DType, Element, Tensor, TensorView};
 

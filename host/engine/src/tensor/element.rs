@@ -27,7 +27,7 @@ pub enum DType {
 
 /// What one text element is planned to cost: a `String` (24 bytes) and a typical log line
 /// (about 150 bytes) with its allocation's rounding. Budgets and estimates use it;
-/// [`Tensor::nbytes`] counts the real lengths.
+/// [`Tensor::nbytes`](crate::tensor::Tensor::nbytes) counts the real lengths.
 pub const TEXT_ELEMENT_BYTES: usize = 192;
 
 impl DType {
