@@ -15,8 +15,11 @@
 //! depend on how the stream was cut into blocks.
 
 use std::fmt;
+use std::ops::Range;
 
 use regex::Regex;
+
+mod combined;
 use serde::{Deserialize, Serialize};
 
 /// Columns of a parsed line.
@@ -74,12 +77,47 @@ pub struct ParseParams {
 /// A compiled parse stage.
 #[derive(Debug, Clone)]
 pub struct Parser {
-    pattern: Regex,
+    matcher: Matcher,
     path: Option<Regex>,
     latency_scale: f64,
-    /// Indices of the groups `status`, `latency`, `time` and `path`.
-    groups: [Option<usize>; 4],
-    locations: std::cell::RefCell<regex::CaptureLocations>,
+}
+
+/// How a parse stage finds the groups of a line.
+#[derive(Debug, Clone)]
+enum Matcher {
+    /// [`COMBINED_WITH_TIME`], by the hand-written scanner that finds what its regex finds.
+    Combined,
+    /// Any other pattern.
+    Regex {
+        pattern: Regex,
+        /// Indices of the groups `status`, `latency`, `time` and `path`.
+        groups: [Option<usize>; 4],
+        locations: std::cell::RefCell<regex::CaptureLocations>,
+    },
+}
+
+impl Matcher {
+    /// The spans of `status`, `latency`, `time` and `path` in `line`, if it matches.
+    fn find(&self, line: &str) -> Option<[Option<Range<usize>>; 4]> {
+        match self {
+            Matcher::Combined => {
+                let g = combined::scan(line)?;
+                Some([Some(g.status), Some(g.latency), Some(g.time), Some(g.path)])
+            }
+            Matcher::Regex {
+                pattern,
+                groups,
+                locations,
+            } => {
+                let mut locations = locations.borrow_mut();
+                pattern.captures_read(&mut locations, line)?;
+                Some(groups.map(|g| {
+                    let (start, end) = locations.get(g?)?;
+                    Some(start..end)
+                }))
+            }
+        }
+    }
 }
 
 impl Parser {
@@ -109,10 +147,17 @@ impl Parser {
             Some(filter) => Some(Regex::new(filter).map_err(|e| format!("path: {e}"))?),
             None => None,
         };
+        let matcher = if source == COMBINED_WITH_TIME {
+            Matcher::Combined
+        } else {
+            Matcher::Regex {
+                locations: std::cell::RefCell::new(pattern.capture_locations()),
+                groups,
+                pattern,
+            }
+        };
         Ok(Parser {
-            locations: std::cell::RefCell::new(pattern.capture_locations()),
-            groups,
-            pattern,
+            matcher,
             path,
             latency_scale: match params.latency_unit {
                 LatencyUnit::Seconds => 1e3,
@@ -124,20 +169,16 @@ impl Parser {
     /// The [`field`]s of one line.
     pub fn parse(&self, line: &str) -> [f64; field::COUNT] {
         let mut out = [f64::NAN, f64::NAN, f64::NAN, UNPARSED];
-        let mut locations = self.locations.borrow_mut();
-        if self.pattern.captures_read(&mut locations, line).is_none() {
+        let Some(spans) = self.matcher.find(line) else {
             return out;
-        }
-        let group = |i: usize| {
-            let (start, end) = locations.get(self.groups[i]?)?;
-            line.get(start..end)
         };
-        let number = |i: usize| group(i).and_then(|text| text.parse::<f64>().ok());
+        let group = |i: usize| line.get(spans[i].clone()?);
+        let number = |i: usize| group(i).and_then(combined::decimal);
         let (Some(status), Some(latency)) = (number(0), number(1)) else {
             return out;
         };
         let time = match group(2) {
-            Some(text) => match parse_time(text) {
+            Some(text) => match combined::common_log_time(text) {
                 Some(t) => t,
                 None => return out,
             },
