@@ -265,7 +265,7 @@ fn cases(files: &Files, out: &str) -> Vec<Case> {
             ),
             6,
             &[
-                "was built against sqrtspace:pipeline@0.2.0, but this host speaks sqrtspace:pipeline@0.1.0",
+                "was built against sqrtspace:pipeline@0.0.1, but this host speaks sqrtspace:pipeline@0.2.0 (and the earlier 0.1.0)",
             ],
         ),
         case(

@@ -41,7 +41,8 @@ fn generated(lines: u64, seed: u64) -> (tempfile::TempDir, PathBuf, Vec<Incident
     (dir, path, incidents)
 }
 
-fn run_lines(spec: &Spec, mode: Mode, input: &Path) -> Tensor {
+/// Runs `spec` in `mode` over the lines of `input`, returning the target's rows.
+pub(crate) fn run_lines(spec: &Spec, mode: Mode, input: &Path) -> Tensor {
     let mut spec = spec.clone();
     spec.mode = mode;
     let plan = Plan::new(&spec, None).unwrap_or_else(|e| panic!("{e}"));

@@ -4,6 +4,7 @@ mod api;
 mod bad_input;
 mod cli;
 mod common;
+mod contract;
 mod edge_cases;
 mod equivalence;
 mod fuzz_corpus;

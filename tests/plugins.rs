@@ -268,7 +268,7 @@ fn inspect_describes_plugins() {
             "{text}"
         );
         assert!(
-            text.contains("contract     sqrtspace:pipeline@0.1.0"),
+            text.contains("contract     sqrtspace:pipeline@0.2.0"),
             "{text}"
         );
         assert!(text.contains(kind), "{text}");
@@ -280,7 +280,7 @@ fn inspect_describes_plugins() {
         .output()
         .expect("runs");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(json["wit_version"], "0.2.0");
+    assert_eq!(json["wit_version"], "0.0.1");
     assert_eq!(json["compatible"], false);
 }
 

@@ -245,7 +245,7 @@ fn inspect_describes_each_language_and_bad_parameters_are_named() {
         );
         let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(info["name"], name);
-        assert_eq!(info["wit_version"], "0.1.0");
+        assert_eq!(info["wit_version"], "0.2.0");
         assert_eq!(info["compatible"], true);
         assert_eq!(info["stateful"], false);
         assert_eq!(

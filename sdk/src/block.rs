@@ -153,13 +153,48 @@ impl Block {
         }
     }
 
-    /// Input `index` as rows of text: `(context_rows + rows) x row length` strings (a log
-    /// pipeline's input rows are its windows of lines).
-    pub fn text(&self, index: usize) -> Result<ArrayView2<'_, String>, Error> {
-        match &self.input(index)?.data {
-            wit::Data::Text(values) => self.view(index, values),
-            _ => Err(Error::Input(format!("input {index} is not text"))),
+    /// Input `index` as rows of text: `(context_rows + rows) x row length` elements, each a
+    /// `&str` into the one buffer the block arrived in, so reading them allocates nothing (a
+    /// log pipeline's input rows are its windows of lines). The buffer is checked once here:
+    /// UTF-8, and every element a run of whole characters.
+    pub fn text(&self, index: usize) -> Result<TextRows<'_>, Error> {
+        let tensor = self.input(index)?;
+        let wit::Data::Text(buffer) = &tensor.data else {
+            return Err(Error::Input(format!("input {index} is not text")));
+        };
+        let rows = tensor.shape.first().copied().unwrap_or(0) as usize;
+        let row_len: usize = tensor.shape.iter().skip(1).map(|&d| d as usize).product();
+        let bad = |what: String| Error::Input(format!("input {index}: {what}"));
+        if rows.checked_mul(row_len) != Some(buffer.ends.len()) {
+            return Err(bad(format!(
+                "{} text elements for shape {:?}",
+                buffer.ends.len(),
+                tensor.shape
+            )));
         }
+        let text = std::str::from_utf8(&buffer.bytes).map_err(|e| bad(e.to_string()))?;
+        let mut start = 0;
+        for &end in &buffer.ends {
+            let end = end as usize;
+            if end < start || !text.is_char_boundary(end) {
+                return Err(bad(format!(
+                    "a text element ends at byte {end}, inside a character or before it starts"
+                )));
+            }
+            start = end;
+        }
+        if start != text.len() {
+            return Err(bad(format!(
+                "{} bytes of text after the last element",
+                text.len() - start
+            )));
+        }
+        Ok(TextRows {
+            text,
+            ends: &buffer.ends,
+            rows,
+            row_len,
+        })
     }
 
     /// Input `index` as rows of bytes.
@@ -171,6 +206,177 @@ impl Block {
     }
 }
 
+/// Rows of text elements, every one a `&str` into one buffer ([`Block::text`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TextRows<'a> {
+    text: &'a str,
+    ends: &'a [u32],
+    rows: usize,
+    row_len: usize,
+}
+
+impl<'a> TextRows<'a> {
+    /// Rows (windows).
+    pub fn nrows(&self) -> usize {
+        self.rows
+    }
+
+    /// Elements per row.
+    pub fn ncols(&self) -> usize {
+        self.row_len
+    }
+
+    /// Row `row`, if there is one.
+    pub fn row(&self, row: usize) -> Option<TextRow<'a>> {
+        let first = row.checked_mul(self.row_len)?;
+        let ends = self.ends.get(first..first.checked_add(self.row_len)?)?;
+        let start = match first {
+            0 => 0,
+            _ => self.ends[first - 1] as usize,
+        };
+        Some(TextRow {
+            text: self.text,
+            ends,
+            start,
+        })
+    }
+
+    /// Every row, in order.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = TextRow<'a>> + 'a {
+        let this = *self;
+        let none = TextRow {
+            text: this.text,
+            ends: &[],
+            start: 0,
+        };
+        (0..this.rows).map(move |r| this.row(r).unwrap_or(none))
+    }
+
+    /// The element at `col` of `row`.
+    pub fn get(&self, row: usize, col: usize) -> Option<&'a str> {
+        self.row(row)?.get(col)
+    }
+
+    /// Every element, row by row.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let text = self.text;
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|&e| e as usize));
+        starts
+            .zip(self.ends.iter().map(|&e| e as usize))
+            .map(move |(start, end)| text.get(start..end).unwrap_or_default())
+    }
+
+    /// A copy as an array of strings (allocates one per element).
+    pub fn to_owned(&self) -> Array2<String> {
+        let elements: Vec<String> = self.iter().map(str::to_string).collect();
+        Array2::from_shape_vec((self.rows, self.row_len), elements).unwrap_or_default()
+    }
+}
+
+/// One row of [`TextRows`].
+#[derive(Debug, Clone, Copy)]
+pub struct TextRow<'a> {
+    text: &'a str,
+    /// Where each element of the row ends.
+    ends: &'a [u32],
+    /// Where its first element starts.
+    start: usize,
+}
+
+impl<'a> TextRow<'a> {
+    /// Elements in the row.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the row has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Element `i`.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        let start = match i {
+            0 => self.start,
+            _ => *self.ends.get(i - 1)? as usize,
+        };
+        self.text.get(start..*self.ends.get(i)? as usize)
+    }
+
+    /// The row's elements, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
+        let (text, ends, first) = (self.text, self.ends, self.start);
+        (0..ends.len()).map(move |i| {
+            let start = if i == 0 { first } else { ends[i - 1] as usize };
+            text.get(start..ends[i] as usize).unwrap_or_default()
+        })
+    }
+}
+
+/// Text output built without an allocation per element: push the elements row by row, each
+/// row `row_len` of them, and return the builder.
+///
+/// ```
+/// use sqrtspace_sdk::{Output, TextBuilder};
+/// let mut out = TextBuilder::new(2);
+/// for word in ["a", "bc", "", "déf"] {
+///     out.push(word);
+/// }
+/// assert_eq!(out.rows(), 2);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TextBuilder {
+    row_len: usize,
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl TextBuilder {
+    /// An empty output of rows of `row_len` elements.
+    pub fn new(row_len: usize) -> TextBuilder {
+        TextBuilder {
+            row_len,
+            ..TextBuilder::default()
+        }
+    }
+
+    /// Appends the next element.
+    pub fn push(&mut self, element: &str) {
+        self.bytes.extend_from_slice(element.as_bytes());
+        // Past 4 GiB the ends wrap and the host refuses the output, as it must.
+        self.ends.push(self.bytes.len() as u32);
+    }
+
+    /// Whole rows pushed so far.
+    pub fn rows(&self) -> usize {
+        self.ends.len().checked_div(self.row_len).unwrap_or(0)
+    }
+}
+
+impl Output for TextBuilder {
+    fn into_tensor(self) -> wit::Tensor {
+        wit::Tensor {
+            shape: vec![self.rows() as u32, self.row_len as u32],
+            data: wit::Data::Text(wit::TextBuffer {
+                bytes: self.bytes,
+                ends: self.ends,
+            }),
+        }
+    }
+}
+
+/// Strings into one text buffer.
+fn text_buffer(strings: Vec<String>) -> wit::TextBuffer {
+    let mut out = TextBuilder::new(0);
+    for s in &strings {
+        out.push(s);
+    }
+    wit::TextBuffer {
+        bytes: out.bytes,
+        ends: out.ends,
+    }
+}
+
 /// What a stage can return: rows of a known element type.
 pub trait Output {
     /// The tensor the host receives (`shape[0]` is the row count).
@@ -179,6 +385,9 @@ pub trait Output {
 
 macro_rules! output {
     ($ty:ty, $variant:ident) => {
+        output!($ty, $variant, std::convert::identity);
+    };
+    ($ty:ty, $variant:ident, $pack:expr) => {
         impl Output for Array2<$ty> {
             fn into_tensor(self) -> wit::Tensor {
                 let shape = vec![self.nrows() as u32, self.ncols() as u32];
@@ -189,7 +398,7 @@ macro_rules! output {
                 };
                 wit::Tensor {
                     shape,
-                    data: wit::Data::$variant(values),
+                    data: wit::Data::$variant($pack(values)),
                 }
             }
         }
@@ -205,7 +414,7 @@ macro_rules! output {
                 };
                 wit::Tensor {
                     shape,
-                    data: wit::Data::$variant(values),
+                    data: wit::Data::$variant($pack(values)),
                 }
             }
         }
@@ -216,7 +425,7 @@ macro_rules! output {
                 let shape = vec![self.len() as u32];
                 wit::Tensor {
                     shape,
-                    data: wit::Data::$variant(self.to_vec()),
+                    data: wit::Data::$variant($pack(self.to_vec())),
                 }
             }
         }
@@ -227,7 +436,7 @@ output!(f32, F32);
 output!(f64, F64);
 output!(i32, S32);
 output!(u8, U8);
-output!(String, Text);
+output!(String, Text, text_buffer);
 
 /// Output rows of `width` values, one for each row of `input`, filled by
 /// `f(row index, input row, output row)`: the loop of every row-wise stage, with both rows
@@ -282,7 +491,10 @@ pub(crate) fn empty_tensor(layout: &Layout) -> wit::Tensor {
         Dtype::C32 => wit::Data::C32(Vec::new()),
         Dtype::S32 => wit::Data::S32(Vec::new()),
         Dtype::U8 => wit::Data::U8(Vec::new()),
-        Dtype::Text => wit::Data::Text(Vec::new()),
+        Dtype::Text => wit::Data::Text(wit::TextBuffer {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+        }),
     };
     wit::Tensor { shape, data }
 }

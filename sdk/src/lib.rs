@@ -73,7 +73,7 @@ mod block;
 mod export;
 mod params;
 
-pub use block::{Block, Config, Layout, Output, map_rows};
+pub use block::{Block, Config, Layout, Output, TextBuilder, TextRow, TextRows, map_rows};
 
 #[doc(hidden)]
 pub mod bindings {

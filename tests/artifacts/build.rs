@@ -33,6 +33,8 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("MALFORMED", "hostile-malformed", "hostile_malformed.wasm"),
     ("OLD_WIT", "hostile-old-wit", "hostile_old_wit.wasm"),
     ("IDENTITY", "plugin-identity", "plugin_identity.wasm"),
+    ("ECHO", "plugin-echo", "plugin_echo.wasm"),
+    ("ECHO_0_1", "plugin-echo-0-1", "plugin_echo_0_1.wasm"),
     ("KERNEL", "hostile-kernel", "hostile_kernel.wasm"),
     ("STAGE", "hostile-stage", "hostile_stage.wasm"),
     (

@@ -93,7 +93,7 @@ fn print_inspect(path: &Path, json: bool, deadline: Duration) -> anyhow::Result<
         } else {
             format!(
                 " (this host speaks {}; it cannot run)",
-                sqrtspace::plugin::WIT_VERSION
+                sqrtspace::plugin::WIT_VERSIONS.join(" and ")
             )
         }
     );

@@ -195,10 +195,16 @@ impl fmt::Display for Report {
         }
         let mut table = Table::new();
         table.load_style(UTF8_FULL_CONDENSED);
-        table.set_header(["stage", "op", "calls", "windows", "time", "share", "output"]);
+        let plugins = run.stages.iter().any(|s| s.copy_nanos > 0);
+        let mut header = vec!["stage", "op", "calls", "windows", "time", "share", "output"];
+        if plugins {
+            // A plugin stage's time, split: copying blocks to and from the contract's types.
+            header.insert(6, "copying");
+        }
+        table.set_header(header);
         let total: u64 = run.stages.iter().map(|s| s.nanos).sum();
         for s in run.stages.iter().filter(|s| s.calls > 0) {
-            table.add_row([
+            let mut row = vec![
                 Cell::new(&s.name),
                 Cell::new(&s.op),
                 Cell::new(s.calls).set_alignment(CellAlignment::Right),
@@ -210,7 +216,19 @@ impl fmt::Display for Report {
                 ))
                 .set_alignment(CellAlignment::Right),
                 Cell::new(ByteSize(s.bytes_out)).set_alignment(CellAlignment::Right),
-            ]);
+            ];
+            if plugins {
+                let copying = match s.copy_nanos {
+                    0 => String::new(),
+                    n => format!(
+                        "{} ({:.0}%)",
+                        format_secs(n as f64 * 1e-9),
+                        100.0 * n as f64 / s.nanos.max(1) as f64
+                    ),
+                };
+                row.insert(6, Cell::new(copying).set_alignment(CellAlignment::Right));
+            }
+            table.add_row(row);
         }
         write!(f, "{table}")
     }

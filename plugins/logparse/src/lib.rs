@@ -28,7 +28,7 @@ mod component {
             };
             let rows = lines.nrows();
             let mut out = Array3::<f64>::zeros((rows, lines.ncols(), field::COUNT));
-            for (row, mut dst) in lines.rows().into_iter().zip(out.outer_iter_mut()) {
+            for (row, mut dst) in lines.rows().zip(out.outer_iter_mut()) {
                 for (line, mut fields) in row.iter().zip(dst.outer_iter_mut()) {
                     for (d, v) in fields.iter_mut().zip(parser.parse(line)) {
                         *d = v;

@@ -23,6 +23,11 @@ pub struct StageStats {
     pub windows: u64,
     /// Time inside the stage.
     pub nanos: u64,
+    /// Of that time, what a plugin stage spent copying blocks into the contract's types and
+    /// its output back into the host's, checked (the copy into and out of the plugin's memory
+    /// happens inside the call and counts as the plugin's). 0 for a native stage.
+    #[serde(default)]
+    pub copy_nanos: u64,
     /// Bytes of output produced.
     pub bytes_out: u64,
 }
@@ -33,6 +38,7 @@ impl StageStats {
         self.calls += other.calls;
         self.windows += other.windows;
         self.nanos += other.nanos;
+        self.copy_nanos += other.copy_nanos;
         self.bytes_out += other.bytes_out;
     }
 
@@ -42,6 +48,7 @@ impl StageStats {
             calls: self.calls.saturating_sub(earlier.calls),
             windows: self.windows.saturating_sub(earlier.windows),
             nanos: self.nanos.saturating_sub(earlier.nanos),
+            copy_nanos: self.copy_nanos.saturating_sub(earlier.copy_nanos),
             bytes_out: self.bytes_out.saturating_sub(earlier.bytes_out),
             ..self.clone()
         }
@@ -135,9 +142,17 @@ impl<'p> Runner<'p> {
             .pop()
             .unwrap_or_else(|| Tensor::empty(&spec.port.layout));
         let started = Instant::now();
-        let result = match self.instances[node].as_mut() {
-            Some(Instance::Pure(stage)) => stage.process(&call, &mut out),
-            Some(Instance::Kernel(kernel)) => kernel.step(&call, &mut out),
+        let (result, copy_nanos) = match self.instances[node].as_mut() {
+            Some(Instance::Pure(stage)) => {
+                let before = stage.copy_nanos();
+                let result = stage.process(&call, &mut out);
+                (result, stage.copy_nanos() - before)
+            }
+            Some(Instance::Kernel(kernel)) => {
+                let before = kernel.copy_nanos();
+                let result = kernel.step(&call, &mut out);
+                (result, kernel.copy_nanos() - before)
+            }
             None => {
                 return Err(ExecError::Internal(format!(
                     "stage `{}` has no instance",
@@ -165,6 +180,7 @@ impl<'p> Runner<'p> {
         stats.calls += 1;
         stats.windows += rows as u64;
         stats.nanos += nanos;
+        stats.copy_nanos += copy_nanos;
         stats.bytes_out += (rows * spec.port.layout.row_bytes()) as u64;
         Ok(out)
     }

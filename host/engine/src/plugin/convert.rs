@@ -1,7 +1,7 @@
 //! Blocks across the boundary: host tensors into WIT tensors, and what a plugin returns checked
 //! against the layout it declared ([`accept`]) before anything downstream reads it.
 
-use super::contract::wit;
+use super::contract::{wit, wit_0_1};
 use super::plugin_text;
 use crate::stage::Port;
 use crate::stage::StageError;
@@ -65,42 +65,114 @@ pub(super) fn fill<T: Element>(
     Ok(())
 }
 
-/// Copies a host block into a plugin tensor, reusing its buffers.
-pub(super) fn to_wit(view: &TensorView<'_>, tensor: &mut wit::Tensor) -> Result<(), StageError> {
-    tensor.shape.clear();
-    tensor.shape.push(view.rows() as u32);
-    tensor
-        .shape
-        .extend(view.row_shape().iter().map(|&d| d as u32));
-    macro_rules! refill {
-        ($variant:ident, $ty:ty) => {{
-            if !matches!(tensor.data, wit::Data::$variant(_)) {
-                tensor.data = wit::Data::$variant(Vec::new());
+/// Copies a host block into a plugin tensor of the contract `$wit`, reusing its buffers;
+/// `$text` fills the contract's text elements, `$empty_text` makes an empty one.
+macro_rules! to_wit {
+    ($(#[$doc:meta])* $name:ident, $wit:ident, $text:expr, $empty_text:expr) => {
+        $(#[$doc])*
+        pub(super) fn $name(
+            view: &TensorView<'_>,
+            tensor: &mut $wit::Tensor,
+        ) -> Result<(), StageError> {
+            tensor.shape.clear();
+            tensor.shape.push(view.rows() as u32);
+            tensor
+                .shape
+                .extend(view.row_shape().iter().map(|&d| d as u32));
+            macro_rules! refill {
+                ($variant:ident, $fill:expr, $empty:expr) => {{
+                    if !matches!(tensor.data, $wit::Data::$variant(_)) {
+                        tensor.data = $wit::Data::$variant($empty);
+                    }
+                    if let $wit::Data::$variant(values) = &mut tensor.data {
+                        $fill(view, values)?;
+                    }
+                }};
             }
-            if let wit::Data::$variant(values) = &mut tensor.data {
-                fill::<$ty>(view, values)?;
+            match view.dtype() {
+                DType::F32 => refill!(F32, fill::<f32>, Vec::new()),
+                DType::F64 => refill!(F64, fill::<f64>, Vec::new()),
+                DType::I32 => refill!(S32, fill::<i32>, Vec::new()),
+                DType::U8 => refill!(U8, fill::<u8>, Vec::new()),
+                DType::C32 => refill!(C32, fill_interleaved, Vec::new()),
+                DType::Text => refill!(Text, $text, $empty_text),
             }
-        }};
+            Ok(())
+        }
+    };
+}
+
+to_wit!(
+    /// Copies a host block into a plugin tensor, reusing its buffers.
+    to_wit,
+    wit,
+    fill_text,
+    wit::TextBuffer {
+        bytes: Vec::new(),
+        ends: Vec::new(),
     }
-    match view.dtype() {
-        DType::F32 => refill!(F32, f32),
-        DType::F64 => refill!(F64, f64),
-        DType::I32 => refill!(S32, i32),
-        DType::U8 => refill!(U8, u8),
-        DType::Text => refill!(Text, String),
-        DType::C32 => {
-            if !matches!(tensor.data, wit::Data::C32(_)) {
-                tensor.data = wit::Data::C32(Vec::new());
-            }
-            if let wit::Data::C32(values) = &mut tensor.data {
-                values.clear();
-                for row in view.typed::<Complex32>()?.iter() {
-                    values.extend(row.iter().flat_map(|z| [z.re, z.im]));
-                }
-            }
+);
+
+to_wit!(
+    /// [`to_wit`] for a plugin built against 0.1.0: text as a string per element.
+    to_wit_0_1,
+    wit_0_1,
+    fill::<String>,
+    Vec::new()
+);
+
+/// Complex elements as the contract has them: real and imaginary parts interleaved.
+fn fill_interleaved(view: &TensorView<'_>, values: &mut Vec<f32>) -> Result<(), StageError> {
+    values.clear();
+    for row in view.typed::<Complex32>()?.iter() {
+        values.extend(row.iter().flat_map(|z| [z.re, z.im]));
+    }
+    Ok(())
+}
+
+/// Text elements into one buffer: their bytes back to back and where each ends.
+fn fill_text(view: &TensorView<'_>, buffer: &mut wit::TextBuffer) -> Result<(), StageError> {
+    buffer.bytes.clear();
+    buffer.ends.clear();
+    for row in view.typed::<String>()?.iter() {
+        for element in row {
+            buffer.bytes.extend_from_slice(element.as_bytes());
+            let end = u32::try_from(buffer.bytes.len())
+                .map_err(|_| StageError::Failed("one call's text is more than 4 GiB".into()))?;
+            buffer.ends.push(end);
         }
     }
     Ok(())
+}
+
+/// The elements of a text buffer a plugin returned, checked: `count` of them, ends in order
+/// and within the bytes, the bytes UTF-8 and every end between two characters.
+fn text_elements(buffer: &wit::TextBuffer, count: usize) -> Result<Vec<String>, String> {
+    if buffer.ends.len() != count {
+        return Err(format!(
+            "returned {} text elements for {count}",
+            buffer.ends.len()
+        ));
+    }
+    if buffer.ends.last().map_or(0, |&e| e as usize) != buffer.bytes.len() {
+        return Err(format!(
+            "returned text of {} bytes whose last element ends at {}",
+            buffer.bytes.len(),
+            buffer.ends.last().copied().unwrap_or(0)
+        ));
+    }
+    let text = std::str::from_utf8(&buffer.bytes)
+        .map_err(|e| format!("returned text that is not UTF-8: {e}"))?;
+    let mut start = 0;
+    let mut out = Vec::with_capacity(count);
+    for (i, &end) in buffer.ends.iter().enumerate() {
+        let element = text.get(start..end as usize).ok_or_else(|| {
+            format!("returned text element {i} at bytes {start}..{end}, which is not a run of whole characters")
+        })?;
+        out.push(element.to_string());
+        start = end as usize;
+    }
+    Ok(out)
 }
 
 /// Checks a tensor a plugin returned for a block of `rows` against the layout it `declared`,
@@ -179,8 +251,11 @@ pub(crate) fn accept(
                 *z = Complex32::new(pair[0], pair[1]);
             }
         }
-        wit::Data::Text(v) => {
-            count(v.len(), 1)?;
+        wit::Data::Text(buffer) => {
+            let elements = rows.checked_mul(row_len).ok_or_else(|| {
+                format!("returned {rows} rows of {row_len} text elements, too many")
+            })?;
+            let v = text_elements(&buffer, elements)?;
             *out = Tensor::new(rows, row_shape, v).map_err(|e| e.to_string())?;
         }
     }
@@ -225,7 +300,20 @@ pub fn fuzz_output(data: &[u8]) {
         2 => wit::Data::C32(words().map(f32::from_le_bytes).collect()),
         3 => wit::Data::S32(words().map(i32::from_le_bytes).collect()),
         4 => wit::Data::U8(values.to_vec()),
-        _ => wit::Data::Text(vec![String::from_utf8_lossy(values).into_owned()]),
+        _ => {
+            // Up to 7 ends (kept near the text's length, so some fit), then the text.
+            let n = values.first().map_or(0, |&b| usize::from(b % 8));
+            let ends = values.get(1..1 + 4 * n).unwrap_or_default();
+            let text = values.get(1 + 4 * n..).unwrap_or_default();
+            let near = text.len() as u32 + 2;
+            wit::Data::Text(wit::TextBuffer {
+                bytes: text.to_vec(),
+                ends: ends
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) % near)
+                    .collect(),
+            })
+        }
     };
     let declared = wit::Layout {
         dtype,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use wasmtime::Store;
 use wasmtime::component::Linker;
 
-use super::contract::{bindings, compatible, exported_version, imports};
+use super::contract::{Contract, Exports, exported_version, imports};
 use super::sandbox::{Limiter, trap_message};
 use super::{DEFAULT_MEMORY_LIMIT, PluginError, Runtime, WIT_PACKAGE, plugin_text};
 
@@ -53,14 +53,14 @@ pub fn inspect(path: &Path, deadline: Duration) -> Result<PluginInfo, PluginErro
             path: name.clone(),
             message: format!("does not export {WIT_PACKAGE}/stage: not a sqrtspace plugin"),
         })?;
-    let compatible = compatible(&wit_version);
+    let contract = Contract::of(&wit_version);
     let imports = imports(&loaded.component, runtime);
     let mut info = PluginInfo {
         path: name.clone(),
         bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
         sha256: loaded.sha256.clone(),
         wit_version,
-        compatible,
+        compatible: contract.is_some(),
         name: String::new(),
         version: String::new(),
         description: String::new(),
@@ -69,7 +69,7 @@ pub fn inspect(path: &Path, deadline: Duration) -> Result<PluginInfo, PluginErro
         cache: loaded.cache,
         load_ms: loaded.load_time.as_secs_f64() * 1e3,
     };
-    if compatible {
+    if let Some(contract) = contract {
         let mut linker = Linker::new(runtime.engine());
         linker
             .define_unknown_imports_as_traps(&loaded.component)
@@ -87,14 +87,13 @@ pub fn inspect(path: &Path, deadline: Duration) -> Result<PluginInfo, PluginErro
         );
         store.limiter(|limiter| limiter);
         store.set_epoch_deadline(Runtime::ticks(deadline));
-        let plugin = bindings::Plugin::instantiate(&mut store, &loaded.component, &linker)
+        let plugin = Exports::instantiate(contract, &mut store, &loaded.component, &linker)
             .map_err(|e| PluginError::Invalid {
                 path: name.clone(),
                 message: format!("cannot instantiate: {e}"),
             })?;
         let described = plugin
-            .sqrtspace_pipeline_stage()
-            .call_describe(&mut store)
+            .describe(&mut store)
             .map_err(|trap| PluginError::Invalid {
                 path: name.clone(),
                 message: trap_message("describe", &trap, store.data(), deadline, &info.imports),

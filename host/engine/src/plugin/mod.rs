@@ -24,12 +24,15 @@ use wasmtime::{Config, Engine};
 
 pub(crate) use cache::hex;
 pub use cache::{CacheOutcome, content_hash};
+pub use contract::SPOKEN as WIT_VERSIONS;
 pub use inspect::{PluginInfo, inspect};
 pub(crate) use operator::build;
 
 /// The WIT package this host speaks, as `wit/sqrtspace.wit` declares it.
 pub const WIT_PACKAGE: &str = env!("SQRTSPACE_WIT_PACKAGE");
-/// Its version, as `wit/sqrtspace.wit` declares it (read by the build script).
+/// Its version, as `wit/sqrtspace.wit` declares it (read by the build script): the contract
+/// plugins are built against now. The host also runs plugins built against the earlier
+/// versions in [`WIT_VERSIONS`].
 pub const WIT_VERSION: &str = env!("SQRTSPACE_WIT_VERSION");
 
 /// How often the deadline clock ticks.
@@ -117,7 +120,9 @@ pub enum PluginError {
     /// Built against a version of the contract this host does not speak.
     #[error(
         "plugin {path} was built against {WIT_PACKAGE}@{found}, but this host speaks \
-         {WIT_PACKAGE}@{WIT_VERSION}; rebuild it with a matching sqrtspace-sdk"
+         {WIT_PACKAGE}@{WIT_VERSION} (and the earlier {}); rebuild it with a matching \
+         sqrtspace-sdk",
+        contract::SPOKEN[1..].join(", ")
     )]
     Version {
         /// The file.
@@ -218,6 +223,11 @@ impl Runtime {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.cranelift_nan_canonicalization(options.canonicalize_nans);
+        // `SQRTSPACE_WASM_PROFILER=perfmap` names plugin functions in `perf report` (through
+        // /tmp/perf-PID.map), for finding where a plugin's time goes.
+        if std::env::var_os("SQRTSPACE_WASM_PROFILER").is_some_and(|v| v == "perfmap") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
         // The deadline clock: one thread per engine, for the life of the process.
         let ticker = engine.weak();

@@ -8,8 +8,8 @@ use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::Linker;
 
-use super::contract::{bindings, check_version, imports, wit};
-use super::convert::{accept, describe_error, host_dtype, to_wit, wit_layout};
+use super::contract::{Contract, Exports, Inputs, check_version, imports, wit};
+use super::convert::{accept, describe_error, host_dtype, wit_layout};
 use super::sandbox::{Limiter, trap_message};
 use super::{
     DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_LIMIT, LoadedPlugin, PluginError, PluginLoad, Runtime,
@@ -26,6 +26,8 @@ use crate::tensor::{DType, Layout, Tensor};
 struct Shared {
     runtime: &'static Runtime,
     loaded: LoadedPlugin,
+    /// The contract it was built against.
+    contract: Contract,
     linker: Linker<Limiter>,
     params: wit::Params,
     inputs: Vec<wit::Layout>,
@@ -51,7 +53,7 @@ impl Shared {
 /// An instantiated, configured plugin in its own store.
 struct Live {
     store: Store<Limiter>,
-    plugin: bindings::Plugin,
+    plugin: Exports,
 }
 
 impl Live {
@@ -66,9 +68,13 @@ impl Live {
         );
         store.limiter(|limiter| limiter);
         store.set_epoch_deadline(Runtime::ticks(shared.deadline));
-        let plugin =
-            bindings::Plugin::instantiate(&mut store, &shared.loaded.component, &shared.linker)
-                .map_err(|e| format!("cannot instantiate: {e}"))?;
+        let plugin = Exports::instantiate(
+            shared.contract,
+            &mut store,
+            &shared.loaded.component,
+            &shared.linker,
+        )
+        .map_err(|e| format!("cannot instantiate: {e}"))?;
         Ok(Live { store, plugin })
     }
 
@@ -78,10 +84,7 @@ impl Live {
         &mut self,
         shared: &Shared,
         what: &str,
-        f: impl FnOnce(
-            &bindings::Plugin,
-            &mut Store<Limiter>,
-        ) -> wasmtime::Result<Result<R, wit::Error>>,
+        f: impl FnOnce(&Exports, &mut Store<Limiter>) -> wasmtime::Result<Result<R, wit::Error>>,
     ) -> Result<Result<R, wit::Error>, String> {
         self.store
             .set_epoch_deadline(Runtime::ticks(shared.deadline));
@@ -99,12 +102,7 @@ impl Live {
 
     fn configure(&mut self, shared: &Shared) -> Result<wit::Configured, String> {
         let result = self.call(shared, "configure", |p, s| {
-            p.sqrtspace_pipeline_stage().call_configure(
-                s,
-                &shared.params,
-                &shared.inputs,
-                shared.signal,
-            )
+            p.configure(s, &shared.params, &shared.inputs, shared.signal)
         })?;
         result.map_err(|e| describe_error(&e))
     }
@@ -124,7 +122,7 @@ pub fn build(
     let loaded = runtime
         .load_pinned(&path, spec.sha256.as_deref())
         .map_err(plugin_error)?;
-    check_version(&loaded, runtime).map_err(plugin_error)?;
+    let contract = check_version(&loaded, runtime).map_err(plugin_error)?;
     let mut linker = Linker::new(runtime.engine());
     // A plugin is meant to import nothing; anything it does import traps when called.
     linker
@@ -150,6 +148,7 @@ pub fn build(
     let mut shared = Shared {
         runtime,
         loaded,
+        contract,
         linker,
         params,
         inputs: ctx.inputs.iter().map(wit_layout).collect(),
@@ -183,9 +182,7 @@ pub fn build(
     };
     let mut live = Live::new(&shared).map_err(&configure_error)?;
     let info = live
-        .call(&shared, "describe", |p, s| {
-            p.sqrtspace_pipeline_stage().call_describe(s).map(Ok)
-        })
+        .call(&shared, "describe", |p, s| p.describe(s).map(Ok))
         .map_err(&configure_error)?
         .map_err(|e| configure_error(describe_error(&e)))?;
     let configured = live.configure(&shared).map_err(&configure_error)?;
@@ -260,8 +257,9 @@ impl Operator for PluginOp {
         let instance = PluginInstance {
             shared: Arc::clone(&self.shared),
             live,
-            inputs: Vec::new(),
+            inputs: Inputs::new(self.shared.contract),
             state: Vec::new(),
+            copy_nanos: 0,
         };
         Ok(if self.shared.stateful {
             Instance::Kernel(Box::new(instance))
@@ -277,9 +275,11 @@ struct PluginInstance {
     /// Rebuilt (and configured again) after a trap.
     live: Option<Live>,
     /// Input tensors handed to the plugin, reused from block to block.
-    inputs: Vec<wit::Tensor>,
+    inputs: Inputs,
     /// A kernel's state.
     state: Vec<u8>,
+    /// Time spent converting inputs and outputs, ns.
+    copy_nanos: u64,
 }
 
 impl PluginInstance {
@@ -299,13 +299,9 @@ impl PluginInstance {
     }
 
     fn prepare(&mut self, call: &StageCall<'_>) -> Result<wit::Block, StageError> {
-        self.inputs.resize_with(call.inputs.len(), || wit::Tensor {
-            shape: Vec::new(),
-            data: wit::Data::F32(Vec::new()),
-        });
-        for (view, tensor) in call.inputs.iter().zip(self.inputs.iter_mut()) {
-            to_wit(view, tensor)?;
-        }
+        let started = std::time::Instant::now();
+        self.inputs.fill(call.inputs)?;
+        self.copy_nanos += started.elapsed().as_nanos() as u64;
         Ok(wit::Block {
             t0: call.t0,
             rows: call.rows as u32,
@@ -318,14 +314,14 @@ impl PluginInstance {
         &mut self,
         what: &str,
         f: impl FnOnce(
-            &bindings::Plugin,
+            &Exports,
             &mut Store<Limiter>,
-            &[wit::Tensor],
+            &Inputs,
             &[u8],
         ) -> wasmtime::Result<Result<R, wit::Error>>,
     ) -> Result<R, StageError> {
         let shared = Arc::clone(&self.shared);
-        let inputs = std::mem::take(&mut self.inputs);
+        let inputs = std::mem::replace(&mut self.inputs, Inputs::new(shared.contract));
         let state = std::mem::take(&mut self.state);
         let live = self.live()?;
         let result = live.call(&shared, what, |p, s| f(p, s, &inputs, &state));
@@ -344,8 +340,16 @@ impl PluginInstance {
     }
 
     /// Checks a returned tensor against the declared layout and copies it into `out`.
-    fn accept(&self, tensor: wit::Tensor, rows: usize, out: &mut Tensor) -> Result<(), StageError> {
-        accept(&self.shared.declared, tensor, rows, out).map_err(|message| self.fail(message))
+    fn accept(
+        &mut self,
+        tensor: wit::Tensor,
+        rows: usize,
+        out: &mut Tensor,
+    ) -> Result<(), StageError> {
+        let started = std::time::Instant::now();
+        let accepted = accept(&self.shared.declared, tensor, rows, out);
+        self.copy_nanos += started.elapsed().as_nanos() as u64;
+        accepted.map_err(|message| self.fail(message))
     }
 }
 
@@ -433,17 +437,14 @@ impl PluginInstance {
 
     fn process_one(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let block = self.prepare(call)?;
-        let tensor = self.run("process", |p, s, inputs, _| {
-            p.sqrtspace_pipeline_stage().call_process(s, block, inputs)
-        })?;
+        let tensor = self.run("process", |p, s, inputs, _| p.process(s, block, inputs))?;
         self.accept(tensor, call.rows, out)
     }
 
     fn step_one(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let block = self.prepare(call)?;
         let (tensor, state) = self.run("step", |p, s, inputs, state| {
-            p.sqrtspace_pipeline_stage()
-                .call_step(s, block, inputs, state)
+            p.step(s, block, inputs, state)
         })?;
         self.accept(tensor, call.rows, out)?;
         self.keep_state("step", state)
@@ -477,13 +478,15 @@ impl Pure for PluginInstance {
             .as_ref()
             .map_or(0, |live| live.store.data().grown as u64)
     }
+
+    fn copy_nanos(&self) -> u64 {
+        self.copy_nanos
+    }
 }
 
 impl Kernel for PluginInstance {
     fn reset(&mut self) -> Result<(), StageError> {
-        let state = self.run("init-state", |p, s, _, _| {
-            p.sqrtspace_pipeline_stage().call_init_state(s)
-        })?;
+        let state = self.run("init-state", |p, s, _, _| p.init_state(s))?;
         self.keep_state("init-state", state)
     }
 
@@ -498,5 +501,9 @@ impl Kernel for PluginInstance {
     fn load_state(&mut self, state: &[u8]) -> Result<(), StageError> {
         self.state = state.to_vec();
         Ok(())
+    }
+
+    fn copy_nanos(&self) -> u64 {
+        self.copy_nanos
     }
 }

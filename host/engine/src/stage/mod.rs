@@ -48,6 +48,10 @@ pub trait Pure: Send {
     fn memory_bytes(&self) -> u64 {
         0
     }
+    /// Time spent so far copying blocks across a plugin boundary, ns (0 for a native stage).
+    fn copy_nanos(&self) -> u64 {
+        0
+    }
 }
 
 /// A kernel: a stage that carries state, `step(inputs, state) -> (output, state')`.
@@ -65,6 +69,10 @@ pub trait Kernel: Send {
     fn save_state(&self) -> Vec<u8>;
     /// Restores a state from [`Kernel::save_state`].
     fn load_state(&mut self, state: &[u8]) -> Result<(), StageError>;
+    /// Time spent so far copying blocks across a plugin boundary, ns (0 for a native kernel).
+    fn copy_nanos(&self) -> u64 {
+        0
+    }
 }
 
 /// A ready-to-run instance of an operator.

@@ -1,5 +1,6 @@
-//! Hostile: a correct plugin, built against `sqrtspace:pipeline@0.2.0` (a version this host
-//! does not speak). The host must refuse it and name both versions.
+//! Hostile: a correct plugin, built against `sqrtspace:pipeline@0.0.1`, a version no host
+//! ever spoke (the first contract was 0.1.0), so it stays unknown as the contract moves on.
+//! The host must refuse it and name the versions.
 #![cfg(target_arch = "wasm32")]
 // The bindings wit-bindgen generates here export functions by symbol name.
 #![allow(unsafe_code)]
