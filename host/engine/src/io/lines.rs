@@ -171,6 +171,50 @@ impl LineSource {
         Ok(true)
     }
 
+    /// Counts the line just read; whether it is read for the first time.
+    fn count_line(&mut self, cut: bool) -> bool {
+        // A line read again after a seek is not counted again.
+        let new = self.line_no == self.stats.lines;
+        self.line_no += 1;
+        if new {
+            self.stats.lines += 1;
+            self.stats.truncated += u64::from(cut);
+            self.stats.bytes = self.offset;
+        }
+        new
+    }
+
+    /// The usual line: whole in the read buffer, no longer than the cap, UTF-8. It is copied
+    /// once, from the read buffer into its `String`; any other line takes the general path.
+    fn whole_line_in_buffer(&mut self) -> Result<Option<String>, InputError> {
+        let buf = self
+            .reader
+            .get()
+            .fill_buf()
+            .map_err(|source| InputError::Read {
+                path: self.name.clone(),
+                source,
+            })?;
+        let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+            return Ok(None);
+        };
+        if newline > self.max_line {
+            return Ok(None);
+        }
+        let end = match buf[..newline].last() {
+            Some(b'\r') => newline - 1,
+            _ => newline,
+        };
+        let Ok(text) = std::str::from_utf8(&buf[..end]) else {
+            return Ok(None);
+        };
+        let text = text.to_owned();
+        self.reader.get().consume(newline + 1);
+        self.offset += newline as u64 + 1;
+        self.count_line(false);
+        Ok(Some(text))
+    }
+
     fn next_line(&mut self) -> Result<Option<String>, InputError> {
         self.line.clear();
         if self.line_no.is_multiple_of(INDEX_EVERY)
@@ -178,6 +222,9 @@ impl LineSource {
             && matches!(self.reader, Reader::File(_))
         {
             self.index.push(self.offset);
+        }
+        if let Some(text) = self.whole_line_in_buffer()? {
+            return Ok(Some(text));
         }
         let (mut seen, mut ended, mut cut) = (false, false, false);
         while !ended {
@@ -215,14 +262,7 @@ impl LineSource {
         if ended && !cut && self.line.last() == Some(&b'\r') {
             self.line.pop();
         }
-        // A line read again after a seek is not counted again.
-        let new = self.line_no == self.stats.lines;
-        self.line_no += 1;
-        if new {
-            self.stats.lines += 1;
-            self.stats.truncated += u64::from(cut);
-            self.stats.bytes = self.offset;
-        }
+        let new = self.count_line(cut);
         if cut {
             // Do not count a character the cut went through as bad bytes: drop its start.
             if let Err(e) = std::str::from_utf8(&self.line)
