@@ -289,3 +289,88 @@ fn window_quantiles_equal_a_sort_of_the_parsed_latencies() {
         assert_eq!(row[stat::KEPT] as usize, n);
     }
 }
+
+/// Every row of a Parquet file: its `t` and its values as f64 bits.
+fn parquet_rows(path: &Path) -> (Vec<String>, Vec<(i64, Vec<u64>)>) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let reader =
+        SerializedFileReader::new(std::fs::File::open(path).expect("opens")).expect("parquet");
+    let names = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let rows = reader
+        .get_row_iter(None)
+        .expect("rows")
+        .map(|row| {
+            let fields: Vec<Field> = row
+                .expect("row")
+                .into_columns()
+                .into_iter()
+                .map(|(_, f)| f)
+                .collect();
+            let Field::Long(t) = fields[0] else {
+                panic!("t is {:?}", fields[0])
+            };
+            let values = fields[1..]
+                .iter()
+                .map(|f| match f {
+                    Field::Double(v) => v.to_bits(),
+                    other => panic!("a stats value is {other:?}"),
+                })
+                .collect();
+            (t, values)
+        })
+        .collect();
+    (names, rows)
+}
+
+#[test]
+fn stats_as_parquet_hold_the_bits_of_the_run_and_need_a_file() {
+    let (dir, log, _) = generated(25_000, 11);
+    let out = dir.path().join("stats.parquet");
+    let (log_arg, out_arg) = (log.display().to_string(), out.display().to_string());
+    ok(&[
+        "run", PIPELINE, "--input", &log_arg, "--target", "stats", "--output", &out_arg,
+    ]);
+    let (names, rows) = parquet_rows(&out);
+    let expected: Vec<String> = std::iter::once("t".to_string())
+        .chain((0..stat::COUNT).map(|i| format!("v{i}")))
+        .collect();
+    assert_eq!(names, expected);
+    let reference = run_lines(&logs_spec("stats"), Mode::Sqrt, &log);
+    let reference = reference.view();
+    let reference = reference.typed::<f64>().expect("f64");
+    assert_eq!(rows.len(), reference.len());
+    for (t, (row, values)) in reference.iter().zip(&rows).enumerate() {
+        assert_eq!(values.0, t as i64);
+        let bits: Vec<u64> = row.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(bits, values.1, "window {t}");
+    }
+    // Parquet needs a file: stdout is refused with the reason.
+    let piped = command(&[
+        "run",
+        PIPELINE,
+        "--input",
+        &log_arg,
+        "--target",
+        "stats",
+        "--output",
+        "-",
+        "--output-format",
+        "parquet",
+    ])
+    .output()
+    .expect("runs");
+    assert!(!piped.status.success());
+    assert!(
+        String::from_utf8_lossy(&piped.stderr).contains("Parquet needs a file"),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+}

@@ -28,6 +28,7 @@ use sqrtspace::{ExecError, Mode, Plan, Session, Spec, run};
   sqrtspace run pipelines/audio.ron --input hour.flac --output - | head
   sqrtspace gen audio --seconds 60 --out - | sqrtspace run pipelines/audio.ron --input - --output y.csv
   sqrtspace run pipelines/logs.ron --input access.log.gz --output alerts.jsonl
+  sqrtspace run pipelines/logs.ron --input access.log --target stats --output stats.parquet
   sqrtspace run pipelines/audio.ron --input day.wav --output y.npy --checkpoint-dir ck --resume
 
 Environment:
@@ -440,7 +441,7 @@ impl RunCommand {
         match self.output_format.or_else(|| OutputFormat::from_path(path)) {
             Some(format) => Ok(format),
             None => usage!(
-                "cannot tell the output format from {}; pass --output-format npy, csv or jsonl",
+                "cannot tell the output format from {}; pass --output-format npy, csv, jsonl or parquet",
                 path.display()
             ),
         }

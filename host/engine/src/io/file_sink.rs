@@ -1,4 +1,4 @@
-//! An output file: `.npy`, CSV or JSON lines, written block by block into a temporary file
+//! An output file: `.npy`, CSV, JSON lines or Parquet, written block by block into a temporary file
 //! beside the destination and renamed over it only when the run has finished, so a failed or
 //! interrupted run never leaves a partial output behind; or, resumable, under a fixed name
 //! that outlives the process and is cut back to the committed length on resume.
@@ -15,6 +15,7 @@ use super::destination::{
     sync_dir,
 };
 use super::npy_header::{NPY_PLACEHOLDER, npy_header, npy_placeholder_len, npy_takes};
+use super::parquet_sink::ParquetWriter;
 use super::sink::{Committed, OutputError, OutputFormat, Sink};
 use super::text::{write_csv_header, write_text_any};
 use crate::tensor::{DType, Layout, TensorView};
@@ -41,6 +42,8 @@ enum Writer {
         out: BufWriter<File>,
         csv: bool,
     },
+    /// Parquet: row groups as rows accumulate, the footer at the end.
+    Parquet(Box<ParquetWriter>),
 }
 
 /// Where the rows go until the output is complete.
@@ -102,6 +105,16 @@ impl FileSink {
             npy_takes(path, layout)?;
         }
         let (file, temp) = temp.into_parts();
+        if format == OutputFormat::Parquet {
+            let writer = ParquetWriter::new(file, layout)
+                .map_err(|e| create_error(std::io::Error::other(e)))?;
+            return Ok(FileSink {
+                path: path.to_path_buf(),
+                partial: Partial::Temp(temp),
+                writer: Writer::Parquet(Box::new(writer)),
+                rows: 0,
+            });
+        }
         let out = BufWriter::with_capacity(1 << 16, file);
         let writer = match format {
             OutputFormat::Npy => {
@@ -118,7 +131,7 @@ impl FileSink {
                     dtype: layout.dtype,
                 }
             }
-            OutputFormat::Csv | OutputFormat::Jsonl => {
+            OutputFormat::Csv | OutputFormat::Jsonl | OutputFormat::Parquet => {
                 text_writer(out, format, layout, true).map_err(create_error)?
             }
         };
@@ -156,6 +169,14 @@ impl FileSink {
         let name = path.display().to_string();
         if format == OutputFormat::Npy {
             npy_takes(path, layout)?;
+        }
+        if format == OutputFormat::Parquet {
+            return Err(OutputError::Unsupported {
+                path: name,
+                message: "a Parquet output cannot be resumed (its footer is written last); \
+                          resume into .npy, .csv or .jsonl"
+                    .into(),
+            });
         }
         let partial = FileSink::partial_path(path);
         let create_error = |source| OutputError::Create {
@@ -206,7 +227,7 @@ impl FileSink {
                 }
                 Writer::NpyFixed { out, rows: total }
             }
-            OutputFormat::Csv | OutputFormat::Jsonl => {
+            OutputFormat::Csv | OutputFormat::Jsonl | OutputFormat::Parquet => {
                 text_writer(out, format, layout, fresh).map_err(create_error)?
             }
         };
@@ -259,6 +280,9 @@ impl FileSink {
             Writer::Text { out, .. } => {
                 out.into_inner().map_err(|e| write_error(e.into_error()))?
             }
+            Writer::Parquet(writer) => writer
+                .finish()
+                .map_err(|e| write_error(std::io::Error::other(e)))?,
         };
         file.sync_all().map_err(write_error)?;
         match self.partial {
@@ -279,6 +303,7 @@ impl Sink for FileSink {
                 out.write_all(&view.to_le_bytes())
             }
             Writer::Text { out, csv } => write_text_any(out, *csv, t0, view),
+            Writer::Parquet(writer) => writer.write(t0, view).map_err(std::io::Error::other),
         };
         result.map_err(|source| OutputError::Write {
             path: self.path.display().to_string(),
@@ -291,8 +316,9 @@ impl Sink for FileSink {
     fn commit(&mut self) -> Result<Option<Committed>, OutputError> {
         let out = match &mut self.writer {
             Writer::NpyFixed { out, .. } | Writer::Text { out, .. } => out,
-            // Its header is patched at the end: nothing to resume into.
-            Writer::NpyPatched { .. } => return Ok(None),
+            // Its header (a Parquet file's footer) is written at the end: nothing to resume
+            // into.
+            Writer::NpyPatched { .. } | Writer::Parquet(_) => return Ok(None),
         };
         let result = out.flush().and_then(|()| {
             let file = out.get_mut();
@@ -587,6 +613,28 @@ mod tests {
                 .is_err_and(|e| e.to_string().contains("fewer than the 200")),
             "{too_long:?}"
         );
+    }
+
+    #[test]
+    fn a_parquet_output_appears_only_when_finished_and_cannot_be_resumed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rows.parquet");
+        let rows = sample(DType::F64, 5, 3);
+        let mut sink =
+            FileSink::create(&path, OutputFormat::Parquet, &rows.layout()).expect("creates");
+        sink.write(0, &rows.view()).expect("writes");
+        assert_eq!(sink.commit().expect("commits"), None);
+        drop(sink);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+        let mut sink =
+            FileSink::create(&path, OutputFormat::Parquet, &rows.layout()).expect("creates");
+        sink.write(0, &rows.view()).expect("writes");
+        assert_eq!(sink.finish().expect("finishes"), 5);
+        let bytes = std::fs::read(&path).expect("written");
+        assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+        let err = FileSink::resumable(&path, OutputFormat::Parquet, &rows.layout(), None, None)
+            .expect_err("refused");
+        assert!(err.to_string().contains("cannot be resumed"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod frames;
 mod lines;
 mod npy;
 mod npy_header;
+mod parquet_sink;
 mod raw;
 mod shards;
 mod sink;

@@ -88,6 +88,9 @@ pub enum OutputFormat {
     /// stage that emits alerts writes them in the form it chooses), other text as
     /// `{"t": 12, "text": "..."}`, and empty elements not at all.
     Jsonl,
+    /// Apache Parquet: a column `t`, then a column per element named as in CSV, typed as
+    /// the element; written in row groups as rows arrive.
+    Parquet,
 }
 
 impl OutputFormat {
@@ -98,6 +101,7 @@ impl OutputFormat {
             "npy" => Some(OutputFormat::Npy),
             "csv" => Some(OutputFormat::Csv),
             "jsonl" | "ndjson" => Some(OutputFormat::Jsonl),
+            "parquet" | "pq" => Some(OutputFormat::Parquet),
             _ => None,
         }
     }

@@ -201,11 +201,22 @@ impl<W: Write> StreamSink<W> {
         let csv = match format {
             OutputFormat::Csv => true,
             OutputFormat::Jsonl => false,
-            OutputFormat::Npy => {
+            OutputFormat::Npy | OutputFormat::Parquet => {
                 return Err(OutputError::Unsupported {
                     path: name.into(),
-                    message: ".npy needs a file (its header is written last); stream csv or jsonl"
-                        .into(),
+                    message: format!(
+                        "{} needs a file (its {} is written last); stream csv or jsonl",
+                        if format == OutputFormat::Npy {
+                            ".npy"
+                        } else {
+                            "Parquet"
+                        },
+                        if format == OutputFormat::Npy {
+                            "header"
+                        } else {
+                            "footer"
+                        },
+                    ),
                 });
             }
         };
