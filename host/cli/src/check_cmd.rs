@@ -30,7 +30,7 @@ pub struct CheckCommand {
 impl CheckCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         if self.windows == 0 || self.block == 0 {
-            super::usage!("--windows and --block must be at least 1");
+            crate::args::usage!("--windows and --block must be at least 1");
         }
         let spec = Spec::from_file(&self.pipeline)?;
         let plan = Plan::new(&spec, None)?;

@@ -55,7 +55,7 @@ struct GenAudio {
     #[arg(long, short)]
     out: PathBuf,
     /// File format (default: from the extension; .wav is 16-bit PCM).
-    #[arg(long, value_parser = crate::choice::<AudioFormat>())]
+    #[arg(long, value_parser = crate::args::choice::<AudioFormat>())]
     format: Option<AudioFormat>,
 }
 

@@ -22,7 +22,7 @@ pub struct InputArgs {
     pub input: PathBuf,
     /// Input format, for an input with no header (one with a header is read as what it is,
     /// and refused when this disagrees).
-    #[arg(long, value_parser = crate::choice::<InputFormat>())]
+    #[arg(long, value_parser = crate::args::choice::<InputFormat>())]
     pub format: Option<InputFormat>,
     /// Which channel of a multi-channel WAV or FLAC input to read (from 0).
     #[arg(long)]

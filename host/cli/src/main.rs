@@ -1,5 +1,5 @@
 //! The `sqrtspace` command line, the engine's first client: a clap parser, one module per
-//! subcommand, and how their errors become messages and exit codes ([`EXIT_CODES`]).
+//! subcommand, and how their errors become messages and exit codes (`args::exit_codes!`).
 
 /// `println!` that returns the write's error instead of panicking on it, so that a closed
 /// stdout (`sqrtspace plan ... | head -1`) ends the command quietly.
@@ -18,6 +18,7 @@ macro_rules! out {
     }};
 }
 
+mod args;
 mod bench_cmd;
 mod check_cmd;
 mod child;
@@ -31,6 +32,7 @@ mod run_cmd;
 
 use std::process::ExitCode;
 
+use args::{USAGE, Usage};
 use clap::{Parser, Subcommand};
 use sqrtspace::exec::DiskCheckpointError;
 use sqrtspace::exec::ExecError;
@@ -67,44 +69,6 @@ enum Command {
     /// run in its own process; a CSV and plots.
     Bench(bench_cmd::BenchCommand),
 }
-
-/// Every exit status, one per kind of failure, as a string literal (for `concat!`): the
-/// help of `run` and the README print this table.
-macro_rules! exit_codes {
-    () => {
-        "Exit status:
-  0    success (also when the reader of stdout went away, as with `| head`)
-  1    a stage failed while running, or another error
-  2    the command line is wrong (unknown flag, bad value, options that do not go together)
-  3    the pipeline is invalid (syntax, unknown stage or operator, a setting out of range)
-  4    the input cannot be read (missing, unknown or damaged format, another sample rate)
-  5    the output cannot be written (directory, permissions, full disk, a format that does
-       not take these rows)
-  6    a plugin cannot be loaded or failed (not found, another contract version, trap,
-       deadline, memory cap, malformed output)
-  7    a checkpoint on disk cannot be used (damaged, of another run, not asked to resume)
-  130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Nothing is left behind but
-       checkpoints, which --resume goes on from"
-    };
-}
-pub(crate) use exit_codes;
-
-/// The status of a command-line usage error: clap's own, so that every usage error, found
-/// by clap or by a subcommand's checks, exits alike.
-const USAGE: u8 = 2;
-
-/// A usage error found after parsing: options that do not go together, a value out of range.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Usage(pub String);
-
-/// Returns early with a [`Usage`] error.
-macro_rules! usage {
-    ($($arg:tt)*) => {
-        return Err(anyhow::Error::new($crate::Usage(format!($($arg)*))))
-    };
-}
-pub(crate) use usage;
 
 /// Exit status for an error, from the first typed error in its chain.
 fn exit_code(error: &anyhow::Error) -> u8 {
@@ -226,37 +190,6 @@ fn on_signals() -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
 
 /// Parses the command line, runs the subcommand, and turns an error into a message on
 /// stderr and an exit code.
-/// A clap parser for one of the engine's enums ([`InputFormat`](sqrtspace::io::InputFormat)
-/// and the like): its names are the enum's kebab-case names, its help each variant's doc.
-fn choice<T>() -> impl clap::builder::TypedValueParser<Value = T>
-where
-    T: strum::IntoEnumIterator
-        + strum::EnumMessage
-        + std::str::FromStr<Err = strum::ParseError>
-        + Into<&'static str>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
-    PossibleValuesParser::new(T::iter().map(|value| {
-        // As clap's derive writes a doc comment: its first paragraph on one line, without the
-        // closing period.
-        let help = value.get_documentation().map(|doc| {
-            let first = doc.trim().split("\n\n").next().unwrap_or_default();
-            let line = first.split_whitespace().collect::<Vec<_>>().join(" ");
-            line.strip_suffix('.').map_or(line.clone(), str::to_string)
-        });
-        let name: &'static str = value.into();
-        match help {
-            Some(help) => PossibleValue::new(name).help(help),
-            None => PossibleValue::new(name),
-        }
-    }))
-    .try_map(|name| name.parse::<T>())
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let signalled = on_signals();

@@ -19,7 +19,7 @@ pub struct PlanCommand {
     #[arg(long, short)]
     input: Option<PathBuf>,
     /// Input format (default: from the extension).
-    #[arg(long, value_parser = crate::choice::<InputFormat>())]
+    #[arg(long, value_parser = crate::args::choice::<InputFormat>())]
     format: Option<InputFormat>,
     /// Print JSON instead of text.
     #[arg(long)]

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use clap::Args;
 
-use super::usage;
+use crate::args::usage;
 use crate::input::{InputArgs, Opened};
 use crate::report::Report;
 use sqrtspace::exec::WindowRange;
@@ -40,7 +40,7 @@ Environment:
                          (default ~/.local/share/sqrtspace/plugins)
 
 ",
-    super::exit_codes!()
+    crate::args::exit_codes!()
 ))]
 pub struct RunCommand {
     /// The pipeline file (RON).
@@ -52,7 +52,7 @@ pub struct RunCommand {
     #[arg(long, short)]
     output: Option<PathBuf>,
     /// Output format (default: from the extension).
-    #[arg(long, value_parser = crate::choice::<OutputFormat>())]
+    #[arg(long, value_parser = crate::args::choice::<OutputFormat>())]
     output_format: Option<OutputFormat>,
     /// Write the target's rows as numbered `.npy` shards in this directory instead
     /// (`shard-00000.npy`, …, each complete before it gets its name).

@@ -9,7 +9,8 @@ use serde::Serialize;
 use wasmtime::Store;
 use wasmtime::component::Linker;
 
-use super::contract::{Contract, Exports, exported_version, imports};
+use super::contract::{Contract, exported_version, imports};
+use super::exports::Exports;
 use super::sandbox::{Limiter, trap_message};
 use super::{DEFAULT_MEMORY_LIMIT, PluginError, Runtime, WIT_PACKAGE, plugin_text};
 

@@ -10,6 +10,7 @@
 mod cache;
 mod contract;
 pub(crate) mod convert;
+mod exports;
 mod inspect;
 mod operator;
 mod sandbox;

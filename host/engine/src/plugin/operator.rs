@@ -8,8 +8,9 @@ use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::Linker;
 
-use super::contract::{Contract, Exports, Inputs, check_version, imports, wit};
+use super::contract::{Contract, check_version, imports, wit};
 use super::convert::{accept, describe_error, host_dtype, wit_layout};
+use super::exports::{Exports, Inputs};
 use super::sandbox::{Limiter, trap_message};
 use super::{
     DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_LIMIT, LoadedPlugin, PluginError, PluginLoad, Runtime,
