@@ -106,14 +106,24 @@ fn killed_twenty_times_then_resumed_equals_the_uninterrupted_run() {
         if stderr.contains("resuming at window") && !stderr.contains("resuming at window 0 ") {
             resumed_later += 1;
         }
-        assert!(
-            !out.exists() || done.status.success(),
-            "a killed run left {}",
-            out.display()
-        );
-        if done.status.success() {
-            // It finished before the kill: start the next attempt from nothing again.
+        if out.exists() {
+            // The run committed its output before it ended: it finished before the kill, or
+            // the kill landed after the rename, while it tidied up. Either way the output is
+            // whole, never a part: start the next attempt from nothing again.
+            assert_eq!(
+                std::fs::read(&out).expect("output"),
+                std::fs::read(&reference).expect("reference"),
+                "a killed run (status {:?}) left a partial {}",
+                done.status,
+                out.display()
+            );
             std::fs::remove_file(&out).expect("removes");
+        } else {
+            assert!(
+                !done.status.success(),
+                "a run that succeeded left no {}",
+                out.display()
+            );
         }
     }
     let last = ok(&args);
