@@ -241,24 +241,41 @@ impl SampleLayout {
     }
 
     fn decode(&self, frames: &[u8], out: &mut Vec<f32>) {
-        let offset = self.channel * self.bytes_per_sample;
-        let samples = frames.chunks_exact(self.block_align).map(|f| &f[offset..]);
         match (self.encoding, self.bytes_per_sample) {
-            (Encoding::Float, _) => {
-                out.extend(samples.map(|s| f32::from_le_bytes([s[0], s[1], s[2], s[3]])));
+            (Encoding::Float, _) => self.convert(frames, out, f32::from_le_bytes),
+            (Encoding::Int, 1) => {
+                self.convert(frames, out, |[s]: [u8; 1]| (f32::from(s) - 128.0) / 128.0)
             }
-            (Encoding::Int, 1) => out.extend(samples.map(|s| (f32::from(s[0]) - 128.0) / 128.0)),
             (Encoding::Int, 2) => {
-                out.extend(samples.map(|s| f32::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0));
+                self.convert(frames, out, |s| f32::from(i16::from_le_bytes(s)) / 32768.0)
             }
-            (Encoding::Int, 3) => out.extend(samples.map(|s| {
+            (Encoding::Int, 3) => self.convert(frames, out, |[a, b, c]: [u8; 3]| {
                 // Sign-extend 24 bits by placing them in the top of an i32.
-                (i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8) as f32 / 8_388_608.0
-            })),
-            (Encoding::Int, _) => out
-                .extend(samples.map(|s| {
-                    i32::from_le_bytes([s[0], s[1], s[2], s[3]]) as f32 / 2_147_483_648.0
-                })),
+                (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 / 8_388_608.0
+            }),
+            (Encoding::Int, _) => self.convert(frames, out, |s| {
+                i32::from_le_bytes(s) as f32 / 2_147_483_648.0
+            }),
+        }
+    }
+
+    /// Appends `sample` of the chosen channel's `N` bytes in each frame. Mono files, the usual
+    /// case, walk fixed-size chunks, which the compiler turns into vector code.
+    fn convert<const N: usize>(
+        &self,
+        frames: &[u8],
+        out: &mut Vec<f32>,
+        sample: impl Fn([u8; N]) -> f32,
+    ) {
+        if self.block_align == N {
+            out.extend(frames.as_chunks::<N>().0.iter().map(|&s| sample(s)));
+        } else {
+            let offset = self.channel * N;
+            out.extend(frames.chunks_exact(self.block_align).map(|frame| {
+                let mut s = [0u8; N];
+                s.copy_from_slice(&frame[offset..offset + N]);
+                sample(s)
+            }));
         }
     }
 }
