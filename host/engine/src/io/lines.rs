@@ -195,7 +195,7 @@ impl LineSource {
                 path: self.name.clone(),
                 source,
             })?;
-        let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+        let Some(newline) = memchr::memchr(b'\n', buf) else {
             return Ok(None);
         };
         if newline > self.max_line {
@@ -240,7 +240,7 @@ impl LineSource {
                 break;
             }
             seen = true;
-            let (take, used) = match buf.iter().position(|&b| b == b'\n') {
+            let (take, used) = match memchr::memchr(b'\n', buf) {
                 Some(i) => {
                     ended = true;
                     (i, i + 1)
