@@ -1,11 +1,14 @@
 //! The forward sweep: every needed stage runs over a batch of consecutive windows, in
 //! dependency order, the batch cut into parts of one block each. Pure stages run their parts
-//! in parallel, one worker per part, each worker with instances of its own (a Wasm stage gets
-//! an instance per worker); kernels step through the parts in time order on one instance, so
+//! in parallel, each part a task that whichever worker is free takes ([`Plan::parts_per_batch`]
+//! parts a batch: the workers meet once per batch, not once per block), each worker with
+//! instances of its own (a Wasm stage gets an instance per worker); kernels step through the parts in time order on one instance, so
 //! their state is carried exactly as in one pass. Stages that read context keep the last rows
 //! of their inputs from batch to batch. Output row `t` is computed by the same code from the
 //! same rows whatever the batch, the part or the worker, so the bits do not depend on the
-//! number of workers; memory holds one batch (workers x one block's rows across the graph).
+//! number of workers; memory holds one batch (its parts x one block's rows across the graph).
+//!
+//! The next batch is framed on a thread of its own while the workers compute this one.
 //!
 //! Streaming sessions and parallel sqrt runs both drive it.
 
@@ -55,6 +58,9 @@ pub(crate) struct ForwardSweep<'p> {
     /// Stages each worker takes its part through in one go (pure, no context, fed only by the
     /// input or each other), in dependency order.
     chain: Vec<usize>,
+    /// Whether anything after the chain reads each chain stage's output (a later stage, the
+    /// run, the context kept); the others' buffers go back to their worker at once.
+    chain_read_after: Vec<bool>,
     /// The last rows of each node that some reader needs as context, before window `done`.
     history: Vec<Option<Tensor>>,
     /// Most context rows any reader needs from each node.
@@ -113,23 +119,37 @@ impl<'p> ForwardSweep<'p> {
         // Pure stages without context whose inputs are the input or such stages: a worker can
         // take its part through all of them at once.
         let mut chain: Vec<usize> = Vec::new();
+        let mut in_chain = vec![false; nodes.len()];
         for (id, node) in nodes.iter().enumerate().skip(1) {
             if node.needed
                 && !node.kernel
                 && node.context == 0
-                && node
-                    .inputs
-                    .iter()
-                    .all(|&i| i == INPUT_NODE || chain.contains(&i))
+                && node.inputs.iter().all(|&i| i == INPUT_NODE || in_chain[i])
             {
                 chain.push(id);
+                in_chain[id] = true;
             }
         }
+        let mut read_outside = vec![false; nodes.len()];
+        for (_, node) in nodes
+            .iter()
+            .enumerate()
+            .filter(|&(j, n)| n.needed && !in_chain[j])
+        {
+            for &input in &node.inputs {
+                read_outside[input] = true;
+            }
+        }
+        let chain_read_after = chain
+            .iter()
+            .map(|&id| id == plan.target() || keep_rows[id] > 0 || read_outside[id])
+            .collect();
         Ok(ForwardSweep {
             plan,
             runners,
             pool,
             chain,
+            chain_read_after,
             history: vec![None; nodes.len()],
             keep_rows,
             done: 0,
@@ -218,22 +238,6 @@ impl<'p> ForwardSweep<'p> {
         total
     }
 
-    /// [`ForwardSweep::step`], with `side` (framing the next batch) running on the workers at the
-    /// same time.
-    pub(crate) fn step_alongside<R: Send>(
-        &mut self,
-        parts: Vec<Tensor>,
-        side: impl FnOnce() -> R + Send,
-    ) -> (Result<Vec<Tensor>, ExecError>, R) {
-        match self.pool.clone() {
-            Some(pool) => pool.install(|| rayon::join(|| self.step(parts), side)),
-            None => {
-                let stepped = self.step(parts);
-                (stepped, side())
-            }
-        }
-    }
-
     /// Computes every needed stage over the windows the input `parts` hold (consecutive,
     /// from window `done`) and returns the target's parts, in order.
     pub(crate) fn step(&mut self, parts: Vec<Tensor>) -> Result<Vec<Tensor>, ExecError> {
@@ -250,25 +254,16 @@ impl<'p> ForwardSweep<'p> {
         if let Some(pool) = self.pool.as_ref().filter(|_| !self.chain.is_empty()) {
             // Each part through the whole chain of pure, context-free stages on one worker,
             // while its rows are hot in that core's cache.
-            let chain = &self.chain;
+            let chain = (&self.chain[..], &self.chain_read_after[..]);
             let runners = &mut self.runners;
+            let jobs: Vec<(&Tensor, u64)> = parts.iter().zip(starts.iter().copied()).collect();
             let mut per_part: Vec<Vec<Tensor>> = Vec::with_capacity(parts.len());
-            for (round, round_starts) in parts
-                .chunks(runners.len())
-                .zip(starts.chunks(runners.len()))
-            {
-                let results: Vec<Result<Vec<Tensor>, ExecError>> = pool.install(|| {
-                    runners
-                        .par_iter_mut()
-                        .zip(round.par_iter().zip(round_starts.par_iter()))
-                        .map(|(runner, (input, &t0))| run_chain(plan, runner, chain, input, t0))
-                        .collect()
-                });
-                for result in results {
-                    per_part.push(result?);
-                }
+            for result in on_workers(pool, runners, &jobs, |runner, &(input, t0)| {
+                run_chain(plan, runner, chain, input, t0)
+            }) {
+                per_part.push(result?);
             }
-            for (k, &id) in chain.iter().enumerate() {
+            for (k, &id) in chain.0.iter().enumerate() {
                 outputs[id] = Some(
                     per_part
                         .iter_mut()
@@ -334,19 +329,10 @@ impl<'p> ForwardSweep<'p> {
                     ExecError::Internal("parallel step without a worker pool".into())
                 })?;
                 let mut out = Vec::with_capacity(calls.len());
-                for round in calls.chunks(runners.len()) {
-                    let results: Vec<Result<Tensor, ExecError>> = pool.install(|| {
-                        runners
-                            .par_iter_mut()
-                            .zip(round.par_iter())
-                            .map(|(runner, (t0, rows, ctx, views))| {
-                                runner.call(id, *t0, *rows, *ctx, views)
-                            })
-                            .collect()
-                    });
-                    for result in results {
-                        out.push(result?);
-                    }
+                for result in on_workers(pool, runners, &calls, |runner, (t0, rows, ctx, views)| {
+                    runner.call(id, *t0, *rows, *ctx, views)
+                }) {
+                    out.push(result?);
                 }
                 out
             };
@@ -375,8 +361,11 @@ impl<'p> ForwardSweep<'p> {
             .ok_or_else(|| ExecError::Internal("the target was not computed".into()))?;
         let workers = self.runners.len();
         for (id, spent) in outputs.into_iter().enumerate().skip(1) {
+            // (Chain outputs already given back are left as empty tensors.)
             for (i, tensor) in spent.into_iter().flatten().enumerate() {
-                self.runners[i % workers].recycle(id, tensor);
+                if tensor.rows() > 0 {
+                    self.runners[i % workers].recycle(id, tensor);
+                }
             }
         }
         Ok(target)
@@ -429,10 +418,38 @@ impl<'p> ForwardSweep<'p> {
 
 /// One input part through the chain of pure stages without context, in order; their outputs
 /// in chain order.
+/// `f` of each item on the pool's workers, each call with the runner of the worker it lands
+/// on, results in order. Each item is a task of its own, so a worker that falls behind (the
+/// machine is busy) leaves more of the batch to the others rather than holding it up; which
+/// worker computes an item does not change its bits.
+fn on_workers<T: Sync, R: Send>(
+    pool: &rayon::ThreadPool,
+    runners: &mut [Runner<'_>],
+    items: &[T],
+    f: impl Fn(&mut Runner<'_>, &T) -> R + Sync,
+) -> Vec<R> {
+    // A worker only ever locks its own runner: the locks are never contended.
+    let runners: Vec<std::sync::Mutex<&mut Runner<'_>>> =
+        runners.iter_mut().map(std::sync::Mutex::new).collect();
+    pool.install(|| {
+        items
+            .par_iter()
+            .with_max_len(1)
+            .map(|item| {
+                let worker = rayon::current_thread_index().unwrap_or(0) % runners.len();
+                let mut runner = runners[worker]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                f(&mut runner, item)
+            })
+            .collect()
+    })
+}
+
 fn run_chain(
     plan: &Plan,
     runner: &mut Runner<'_>,
-    chain: &[usize],
+    (chain, read_after): (&[usize], &[bool]),
     input: &Tensor,
     t0: u64,
 ) -> Result<Vec<Tensor>, ExecError> {
@@ -459,6 +476,14 @@ fn run_chain(
         let out = runner.call(id, t0, input.rows(), 0, &views)?;
         drop(views);
         outs.push(out);
+    }
+    // What only the chain reads is spent: its buffers serve this worker's next part, while
+    // they are still in its cache.
+    for (k, &id) in chain.iter().enumerate() {
+        if !read_after[k] {
+            let spent = std::mem::replace(&mut outs[k], Tensor::empty(&nodes[id].port.layout));
+            runner.recycle(id, spent);
+        }
     }
     Ok(outs)
 }
@@ -487,47 +512,64 @@ pub(crate) fn run_from(
 ) -> Result<u64, ExecError> {
     let end = range.end.unwrap_or(u64::MAX);
     let block = sweep.plan.block.max(1);
-    let workers = sweep.workers();
-    let mut written = 0;
-    let (mut parts, mut finished) = frame_batch(framer, sweep.done(), end, block, workers)?;
-    while !parts.is_empty() {
-        let first = sweep.done();
-        let next_t = first + parts.iter().map(|p| p.rows() as u64).sum::<u64>();
-        let stop = finished;
-        let (outputs, next) = sweep.step_alongside(parts, || {
-            if stop {
-                Ok((Vec::new(), true))
-            } else {
-                frame_batch(framer, next_t, end, block, workers)
+    let batch = sweep.plan.parts_per_batch(sweep.workers());
+    let start = sweep.done();
+    // The next batch is framed on a thread of its own while the workers compute this one (on
+    // the workers' pool, framing would hold up a worker, which then takes its part late).
+    // The rendezvous channel holds no batch: one in the making, one being computed.
+    std::thread::scope(|scope| {
+        let (batches, framed) = std::sync::mpsc::sync_channel(0);
+        scope.spawn(move || {
+            let mut t = start;
+            loop {
+                let next = frame_batch(framer, t, end, block, batch);
+                let last = match &next {
+                    Ok((parts, finished)) => {
+                        t += parts.iter().map(|p| p.rows() as u64).sum::<u64>();
+                        *finished || parts.is_empty()
+                    }
+                    Err(_) => true,
+                };
+                // A closed channel: the sweep stopped (an error), nothing more to frame.
+                if batches.send(next).is_err() || last {
+                    return;
+                }
             }
         });
-        let outputs = outputs?;
-        (parts, finished) = next?;
-        let mut t0 = first;
-        for out in &outputs {
-            let t1 = t0 + out.rows() as u64;
-            let (lo, hi) = (range.start.clamp(t0, t1), end.clamp(t0, t1));
-            if hi > lo {
-                sink.write(lo, &out.slice_rows((lo - t0) as usize..(hi - t0) as usize))?;
-                written += hi - lo;
+        let mut written = 0;
+        for next in framed {
+            let (parts, _) = next?;
+            if parts.is_empty() {
+                break;
             }
-            t0 = t1;
+            let first = sweep.done();
+            let outputs = sweep.step(parts)?;
+            let mut t0 = first;
+            for out in &outputs {
+                let t1 = t0 + out.rows() as u64;
+                let (lo, hi) = (range.start.clamp(t0, t1), end.clamp(t0, t1));
+                if hi > lo {
+                    sink.write(lo, &out.slice_rows((lo - t0) as usize..(hi - t0) as usize))?;
+                    written += hi - lo;
+                }
+                t0 = t1;
+            }
+            after.after_batch(sweep, sink)?;
         }
-        after.after_batch(sweep, sink)?;
-    }
-    Ok(written)
+        Ok(written)
+    })
 }
 
-/// Up to `workers` blocks of windows from `t`, stopping at `end`; whether the input ended.
+/// Up to `batch` blocks of windows from `t`, stopping at `end`; whether the input ended.
 fn frame_batch(
     framer: &mut Framer,
     mut t: u64,
     end: u64,
     block: usize,
-    workers: usize,
+    batch: usize,
 ) -> Result<(Vec<Tensor>, bool), crate::io::InputError> {
-    let mut parts = Vec::with_capacity(workers);
-    while parts.len() < workers && t < end {
+    let mut parts = Vec::with_capacity(batch);
+    while parts.len() < batch && t < end {
         let rows = usize::try_from(end - t).unwrap_or(usize::MAX).min(block);
         let part = framer.frame(t, rows)?;
         let short = part.rows() < rows;

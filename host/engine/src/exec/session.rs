@@ -149,9 +149,10 @@ impl<'p> Session<'p> {
         let end = t.min(self.windows_available());
         let block = self.plan.block.max(1) as u64;
         while self.done < end {
-            let mut parts = Vec::with_capacity(self.sweep.workers());
+            let batch = self.plan.parts_per_batch(self.sweep.workers());
+            let mut parts = Vec::with_capacity(batch);
             let mut t0 = self.done;
-            while parts.len() < self.sweep.workers() && t0 < end {
+            while parts.len() < batch && t0 < end {
                 let rows = (end - t0).min(block) as usize;
                 parts.push(self.frame(t0, rows)?);
                 t0 += rows as u64;

@@ -130,7 +130,7 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
         .filter(|n| n.needed)
         .map(|n| hot_row_bytes(n, plan.hop) as u64)
         .sum();
-    let batch = 2 * workers as u64 * plan.block as u64 * hot;
+    let batch = 2 * plan.parts_per_batch(workers) as u64 * plan.block as u64 * hot;
     let ring = checkpoint_bytes(plan, probe).saturating_mul(plan.checkpoint_slots as u64);
     let cached: u64 = nodes
         .iter()

@@ -375,7 +375,32 @@ impl Plan {
     pub fn windows_in(&self, samples: u64) -> u64 {
         windows_in(samples, self.window, self.hop)
     }
+
+    /// Blocks a forward sweep on `workers` workers computes between two meetings of the
+    /// workers: one alone; with more, up to [`MAX_PARTS_PER_WORKER`] each while the batch's
+    /// rows across the graph stay within [`BATCH_BYTES`], so that the time the workers spend
+    /// waiting for one another and waking up is spread over more windows.
+    pub(crate) fn parts_per_batch(&self, workers: usize) -> usize {
+        if workers <= 1 {
+            return 1;
+        }
+        let block_bytes: usize = self
+            .nodes
+            .iter()
+            .filter(|n| n.needed)
+            .map(|n| hot_row_bytes(n, self.hop))
+            .sum::<usize>()
+            .saturating_mul(self.block.max(1));
+        let each = BATCH_BYTES / workers / block_bytes.max(1);
+        workers * each.clamp(1, MAX_PARTS_PER_WORKER)
+    }
 }
+
+/// Most blocks each worker of a parallel sweep takes per batch (see [`Plan::parts_per_batch`]).
+const MAX_PARTS_PER_WORKER: usize = 16;
+
+/// What a parallel sweep's batch may hold beyond one block per worker, bytes.
+const BATCH_BYTES: usize = 8 << 20;
 
 /// Bytes one window adds to a block of this node's output. The input shares samples between
 /// overlapping windows, so it costs a hop per window (a window when windows do not overlap).
