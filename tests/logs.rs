@@ -168,13 +168,10 @@ fn alerts_fire_on_the_injected_incidents_and_nowhere_else() {
     );
 }
 
-#[test]
-fn unparsable_and_non_utf8_lines_are_counted_and_reported() {
-    // 59,996 generated lines and 4 hostile ones: 120 windows of 500, every line in one.
-    let (dir, log, _) = generated(59_996, 3);
-    // Hostile lines on top of the generator's own damage: binary junk, an empty line, a
-    // request with no status, and a line of 3 MiB (cut to the 1 MiB kept).
-    let mut bytes = std::fs::read(&log).expect("log");
+/// Hostile lines on top of the generator's own damage: binary junk, an empty line, a request
+/// with no status, a line of 3 MiB (cut to the 1 MiB kept), a CRLF line.
+fn append_hostile_lines(log: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(log).expect("log");
     for junk in [
         &b"\xff\xfe\x00binary\x80\n"[..],
         b"\n",
@@ -184,7 +181,73 @@ fn unparsable_and_non_utf8_lines_are_counted_and_reported() {
     ] {
         bytes.extend_from_slice(junk);
     }
-    std::fs::write(&log, &bytes).expect("write");
+    std::fs::write(log, &bytes).expect("write");
+    bytes
+}
+
+#[test]
+fn the_native_parse_gives_the_bits_of_the_logparse_plugin() {
+    // The shipped pipeline parses natively; its sandboxed twin runs the plugin the built-in
+    // was made from. Over generated lines, hostile ones and a path filter, the same bits.
+    let (_dir, log, _) = generated(19_996, 11);
+    append_hostile_lines(&log);
+    // As pipeline files are read: an optional field is written without `Some(..)`.
+    let ron =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let plugin = |params: Option<&str>| {
+        OpSpec::Plugin(
+            ron.from_str(&format!(
+                "(path: {:?}, params: {})",
+                Path::new(artifacts::DIR).join("logparse.wasm"),
+                params.unwrap_or("()")
+            ))
+            .expect("plugin spec"),
+        )
+    };
+    for params in [None, Some(r#"(path: "^/api/")"#)] {
+        let mut native = logs_spec("parse");
+        native.window = 400;
+        native.hop = 400;
+        let parse = native
+            .stages
+            .iter_mut()
+            .find(|s| s.name == "parse")
+            .expect("a parse stage");
+        assert!(matches!(parse.op, OpSpec::LogParse(_)), "{:?}", parse.op);
+        if let Some(params) = params {
+            parse.op = OpSpec::LogParse(ron.from_str(params).expect("params"));
+        }
+        let mut twin = native.clone();
+        for stage in &mut twin.stages {
+            if stage.name == "parse" {
+                stage.op = plugin(params);
+            }
+        }
+        let native = run_lines(&native, Mode::Sqrt, &log);
+        let sandboxed = run_lines(&twin, Mode::Sqrt, &log);
+        assert_eq!(native.rows(), 50);
+        assert!(
+            native.bit_identical(&sandboxed),
+            "LogParse and logparse.wasm differ ({params:?})"
+        );
+        // Not a vacuous match: the lines were parsed, some kept, some not.
+        let rows = native.view();
+        let flags: Vec<f64> = rows
+            .typed::<f64>()
+            .expect("f64")
+            .iter()
+            .flat_map(|r| r.chunks_exact(field::COUNT).map(|f| f[field::FLAG]))
+            .collect();
+        assert!(flags.contains(&logs::KEPT) && flags.contains(&logs::UNPARSED));
+        assert_eq!(params.is_some(), flags.contains(&logs::FILTERED));
+    }
+}
+
+#[test]
+fn unparsable_and_non_utf8_lines_are_counted_and_reported() {
+    // 59,996 generated lines and 4 hostile ones: 120 windows of 500, every line in one.
+    let (dir, log, _) = generated(59_996, 3);
+    let bytes = append_hostile_lines(&log);
     let pieces: Vec<&[u8]> = bytes
         .strip_suffix(b"\n")
         .expect("ends a line")

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Measures each workload against its hand-written floor (`bench/src/bin/floor.rs`: the same
 math as plain Rust loops, no framework) in one sitting: the audio pipeline natively
-(`audio-native.ron`) and with its Wasm stages (`audio.ron`), and the logs pipeline, each at 1
-and 2 workers against the floor at 1 and 2 threads, every run its own process, rounds
-interleaved. Prints median wall times (min–max), each against the floor, and the two-worker
+(`audio-native.ron`) and with its Wasm stages (`audio.ron`), and the logs pipeline (its parse
+native, as shipped, and with every stage a Wasm plugin), each at 1 and 2 workers against the
+floor at 1 and 2 threads, every run its own process, rounds interleaved. Prints median wall times (min–max), each against the floor, and the two-worker
 scaling of each against the floor's two-thread scaling. It checks that the floor computes
 sqrtspace's output: the classifier's rows bit for bit, the alert lines byte for byte.
 
@@ -38,7 +38,9 @@ def floor_binary(path):
 
 
 def sqrtspace(exe, pipeline, input, output, workers):
-    cmd = [exe, "run", ROOT / "pipelines" / pipeline, "--input", input, "--output", output,
+    """Runs a pipeline of `pipelines/` (or the pipeline file at `pipeline`, a Path)."""
+    pipeline = pipeline if isinstance(pipeline, Path) else ROOT / "pipelines" / pipeline
+    cmd = [exe, "run", pipeline, "--input", input, "--output", output,
            "--workers", str(workers)]
     wall, _ = timed([str(c) for c in cmd])
     return wall
@@ -80,6 +82,11 @@ def main():
                        check=True, stdout=subprocess.DEVNULL)
         subprocess.run([str(exe), "gen", "logs", "--lines", str(args.lines), "--out", str(log)],
                        check=True, stdout=subprocess.DEVNULL)
+        # logs.ron with its parse in the sandbox too: the `logparse` plugin for `LogParse`.
+        shipped = (ROOT / "pipelines" / "logs.ron").read_text()
+        assert "op: LogParse()" in shipped, "logs.ron no longer parses with LogParse()"
+        sandboxed = work / "logs-sandboxed.ron"
+        sandboxed.write_text(shipped.replace("op: LogParse()", 'op: Plugin(path: "logparse.wasm")'))
         # (name, workload, how to run it with n workers)
         runs = [
             ("audio floor", "audio", lambda n: floor(low, "audio", wav, work / f"floor-{n}.npy", n)),
@@ -88,8 +95,10 @@ def main():
             ("audio.ron (Wasm)", "audio",
              lambda n: sqrtspace(exe, "audio.ron", wav, work / f"wasm-{n}.npy", n)),
             ("logs floor", "logs", lambda n: floor(low, "logs", log, work / f"floor-{n}.jsonl", n)),
-            ("logs.ron (Wasm)", "logs",
+            ("logs.ron", "logs",
              lambda n: sqrtspace(exe, "logs.ron", log, work / f"logs-{n}.jsonl", n)),
+            ("logs, all Wasm", "logs",
+             lambda n: sqrtspace(exe, sandboxed, log, work / f"sandboxed-{n}.jsonl", n)),
         ]
         walls = {(name, n): [] for name, _, _ in runs for n in (1, 2)}
         for r in range(args.rounds):
@@ -103,8 +112,10 @@ def main():
                 checks[f"audio {other} {n}"] = subprocess.run(
                     [PYTHON, "-c", SAME_BITS, work / f"floor-{n}.npy", work / f"{other}-{n}.npy"],
                     capture_output=True, text=True, check=True).stdout.strip()
-            same = (work / f"floor-{n}.jsonl").read_bytes() == (work / f"logs-{n}.jsonl").read_bytes()
-            checks[f"logs {n}"] = "same" if same else "DIFFERENT"
+            for other in ("logs", "sandboxed"):
+                same = ((work / f"floor-{n}.jsonl").read_bytes()
+                        == (work / f"{other}-{n}.jsonl").read_bytes())
+                checks[f"{other} {n}"] = "same" if same else "DIFFERENT"
 
     floor_of = {"audio": "audio floor", "logs": "logs floor"}
     print(f"\nAgainst the hand-written floor: {args.seconds:g} s of audio, {args.lines:,} log lines; "

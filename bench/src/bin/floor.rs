@@ -319,7 +319,10 @@ fn logs(pipeline: &Path, input: &Path, output: &Path, threads: usize) -> Result<
         ron::extensions::Extensions::IMPLICIT_SOME
             | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
     );
-    let parser = Parser::new(&options.from_str(&params("parse")?)?)?;
+    let parser = match op(&ops, "parse")? {
+        OpSpec::LogParse(p) => Parser::new(p)?,
+        _ => Parser::new(&options.from_str(&params("parse")?)?)?,
+    };
     let rolling: RollingParams = options.from_str(&params("rolling")?)?;
     let alert: AlertParams = options.from_str(&params("alerts")?)?;
     let (blocks_tx, blocks_rx) = mpsc::sync_channel::<Lines>(threads * 2);

@@ -49,7 +49,7 @@ pub const UNPARSED: f64 = -1.0;
 pub const COMBINED_WITH_TIME: &str = r#"^[^ ]+ [^ ]+ [^ ]+ \[(?P<time>[^\]]+)\] "[^ "]+ (?P<path>[^ "]+)(?: [^"]*)?" (?P<status>[0-9]{3}) [^ ]+ "[^"]*" "[^"]*" (?P<latency>[0-9]+(?:\.[0-9]+)?)$"#;
 
 /// Unit of the `latency` group.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub enum LatencyUnit {
     /// Seconds, as nginx's `$request_time` writes it.
     #[default]
@@ -59,7 +59,7 @@ pub enum LatencyUnit {
 }
 
 /// Parameters of the parse stage.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParseParams {
     /// A regex with the named groups `status` and `latency`, and optionally `time`

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use sqrtspace_kernels::{iir, mlp};
+use sqrtspace_kernels::{iir, logs, mlp};
 
 use super::ByteSize;
 
@@ -34,6 +34,9 @@ pub enum OpSpec {
     Patches(PatchesParams),
     /// Join rows of several inputs.
     Concat,
+    /// Status, latency and time of each line of access-log text (the `logparse` plugin's
+    /// parser and parameters, natively).
+    LogParse(logs::ParseParams),
     /// A stage or kernel in a Wasm component.
     Plugin(PluginSpec),
 }
@@ -52,6 +55,7 @@ impl OpSpec {
             OpSpec::RollingMean(_) => "RollingMean",
             OpSpec::Patches(_) => "Patches",
             OpSpec::Concat => "Concat",
+            OpSpec::LogParse(_) => "LogParse",
             OpSpec::Plugin(_) => "Plugin",
         }
     }

@@ -4,6 +4,7 @@
 pub mod bandpass;
 pub mod concat;
 pub mod iir;
+pub mod log_parse;
 pub mod magnitude;
 pub mod mlp;
 pub mod patches;
@@ -28,6 +29,7 @@ pub fn build(op: &OpSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator>, B
         OpSpec::RollingMean(params) => rolling_mean::build(params, ctx),
         OpSpec::Patches(params) => patches::build(params, ctx),
         OpSpec::Concat => concat::build(ctx),
+        OpSpec::LogParse(params) => log_parse::build(params, ctx),
         OpSpec::Plugin(spec) => Err(BuildError::Plugin(format!(
             "{} is a plugin: the plugin host builds it, not the built-ins",
             spec.path.display()
