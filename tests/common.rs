@@ -55,11 +55,37 @@ pub fn run(spec: &Spec, mode: Mode, samples: &[f32], range: WindowRange) -> (Ten
     (sink.tensor, stats)
 }
 
-/// Classic and sqrt over the same samples; panics unless their bits agree. Sqrt runs with the
-/// pipeline's worker count (the depth-first executor when it is 1, else the parallel sweep)
-/// and, when the pipeline leaves it open, both ways. Returns the rows.
+/// Sqrt mode's depth-first executor over every window of `samples` (what random access
+/// uses: a whole-stream run sweeps forward), returning the target's rows and the counters.
+pub fn run_depth_first(spec: &Spec, samples: &[f32]) -> (Tensor, RunStats) {
+    let mut spec = spec.clone();
+    spec.mode = Mode::Sqrt;
+    let plan = Plan::new(&spec, None).unwrap_or_else(|e| panic!("{e}"));
+    let framer = Framer::new(
+        Box::new(MemorySource::new(samples.to_vec())),
+        plan.window,
+        plan.hop,
+    );
+    let mut at = sqrtspace::Evaluator::new(&plan, framer).unwrap_or_else(|e| panic!("{e}"));
+    let rows = at
+        .evaluate(WindowRange::all())
+        .unwrap_or_else(|e| panic!("{e}"));
+    (rows, at.last_request().clone())
+}
+
+/// Classic and sqrt over the same samples; panics unless their bits agree. Sqrt runs
+/// depth-first and as a forward sweep with the pipeline's worker count and, when the
+/// pipeline leaves it open, with 1 and 3. Returns the rows.
 pub fn assert_modes_agree(spec: &Spec, samples: &[f32]) -> Tensor {
     let (classic, _) = run(spec, Mode::Classic, samples, WindowRange::all());
+    let (depth_first, _) = run_depth_first(spec, samples);
+    assert!(
+        classic.bit_identical(&depth_first),
+        "classic and sqrt depth-first differ for block {:?}, k {:?}, lru {:?}",
+        spec.block,
+        spec.checkpoint_every,
+        spec.lru_bytes
+    );
     let workers = match spec.max_workers {
         Some(n) => vec![n],
         None => vec![1, 3],

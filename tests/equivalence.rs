@@ -5,7 +5,9 @@ use proptest::prelude::*;
 use sqrtspace::spec::ByteSize;
 use sqrtspace::{Mode, WindowRange};
 
-use crate::common::{assert_modes_agree, chirp_noise, run, small_audio, spec, stage};
+use crate::common::{
+    assert_modes_agree, chirp_noise, run, run_depth_first, small_audio, spec, stage,
+};
 
 /// A stage read by two others (a diamond), a context stage, a kernel, a multi-input join.
 fn context_dag(window: usize, hop: usize) -> sqrtspace::Spec {
@@ -58,8 +60,7 @@ fn diamond_is_computed_once_per_block() {
     let samples = chirp_noise(20_000, 2);
     let mut s = small_audio(256, 64);
     s.block = Some(16);
-    s.max_workers = Some(1); // the depth-first executor and its cache
-    let (rows, stats) = run(&s, Mode::Sqrt, &samples, WindowRange::all());
+    let (rows, stats) = run_depth_first(&s, &samples);
     let windows = (20_000 - 256) / 64 + 1;
     assert_eq!(rows.rows(), windows);
     let blocks = windows.div_ceil(16) as u64;
@@ -95,9 +96,8 @@ fn kernel_restored_from_checkpoints_when_nothing_is_cached() {
         s.checkpoint_every = Some(k);
         s.checkpoint_slots = Some(slots);
         s.lru_bytes = Some(ByteSize(0));
-        s.max_workers = Some(1); // the depth-first executor and its checkpoints
         assert_modes_agree(&s, &samples);
-        let (_, stats) = run(&s, Mode::Sqrt, &samples, WindowRange::all());
+        let (_, stats) = run_depth_first(&s, &samples);
         assert_eq!(stats.cache.peak_bytes, 0, "a zero-byte cache holds nothing");
         assert!(
             stage(&stats, "smooth").windows > stage(&stats, "out").windows,

@@ -10,7 +10,7 @@ use sqrtspace::spec::OpSpec;
 use sqrtspace::{Mode, Plan, Spec, WindowRange};
 use sqrtspace_test_artifacts as artifacts;
 
-use crate::common::{assert_modes_agree, chirp_noise, run, small_audio, spec};
+use crate::common::{assert_modes_agree, chirp_noise, run, run_depth_first, small_audio, spec};
 
 /// The audio pipeline with its Wasm stages.
 const AUDIO: &str = include_str!("../pipelines/audio.ron");
@@ -81,9 +81,8 @@ fn the_kernel_plugin_restores_its_state_from_checkpoints() {
     s.checkpoint_every = Some(4);
     s.checkpoint_slots = Some(3);
     s.lru_bytes = Some(sqrtspace::spec::ByteSize(0));
-    s.max_workers = Some(1); // the depth-first executor and its checkpoints
     s.target = Some("classify".into());
-    let (rows, stats) = run(&s, Mode::Sqrt, &samples, WindowRange::all());
+    let (rows, stats) = run_depth_first(&s, &samples);
     assert!(stats.checkpoints.states_saved > 0);
     let (reference, _) = run(
         &small_audio(256, 64),

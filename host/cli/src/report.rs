@@ -159,9 +159,16 @@ impl fmt::Display for Report {
                 ByteSize(r.file_bytes)
             )?;
         }
-        if self.mode == Mode::Sqrt {
-            let c = &run.cache;
-            let k = &run.checkpoints;
+        let (c, k) = (&run.cache, &run.checkpoints);
+        let untouched = c.hits + c.misses + c.inserts == 0
+            && k.states_saved + k.outputs_saved + k.restores + k.windows_recomputed == 0;
+        if self.mode == Mode::Sqrt && untouched {
+            // A forward sweep: nothing is looked up again, so there is nothing to count.
+            writeln!(
+                f,
+                "Cache and checkpoints: none used (every window computed once, in order)"
+            )?;
+        } else if self.mode == Mode::Sqrt {
             writeln!(
                 f,
                 "Cache: {} hits, {} misses, {} evictions ({}), peak {}   Checkpoints: {} states, {} outputs, {} restores, {} windows recomputed, peak {}",

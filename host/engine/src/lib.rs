@@ -3,10 +3,11 @@
 //!
 //! A pipeline is a graph of stages declared in a RON file ([`Spec`]), validated into a
 //! [`Plan`], and run by one of two executors over a stream of samples cut into windows:
-//! *classic* runs each stage over the whole stream (the reference), *sqrt* walks the graph
-//! depth-first one block of windows at a time, with checkpoints every `k` windows and a
-//! byte-bounded block cache, so its memory stays flat however long the stream is. Both call
-//! the same per-block code, so their outputs are bit-identical.
+//! *classic* runs each stage over the whole stream (the reference), *sqrt* one block of
+//! windows at a time — a forward sweep over the whole stream, or depth-first with checkpoints
+//! every `k` windows and a byte-bounded block cache for random access ([`Evaluator`]) and
+//! backward passes — so its memory stays flat however long the stream is. All call the same
+//! per-block code, so their outputs are bit-identical.
 //!
 //! ```
 //! use sqrtspace::{evaluate, Mode, Plan, Spec, WindowRange};

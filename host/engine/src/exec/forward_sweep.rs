@@ -67,6 +67,8 @@ pub(crate) struct ForwardSweep<'p> {
     keep_rows: Vec<usize>,
     /// Windows computed so far.
     done: u64,
+    /// The input parts of the last batch, spent: their buffers can frame the next ones.
+    spent_input: Vec<Tensor>,
 }
 
 impl<'p> ForwardSweep<'p> {
@@ -153,7 +155,14 @@ impl<'p> ForwardSweep<'p> {
             history: vec![None; nodes.len()],
             keep_rows,
             done: 0,
+            spent_input: Vec::new(),
         })
+    }
+
+    /// The input parts of the batches stepped since the last call, for the framer to reuse
+    /// (see [`Framer::recycle`]).
+    pub(crate) fn take_spent_input(&mut self) -> Vec<Tensor> {
+        std::mem::take(&mut self.spent_input)
     }
 
     /// Workers the sweep runs parts on.
@@ -251,9 +260,10 @@ impl<'p> ForwardSweep<'p> {
         }
         let end = t;
         let mut outputs: Vec<Option<Vec<Tensor>>> = vec![None; nodes.len()];
-        if let Some(pool) = self.pool.as_ref().filter(|_| !self.chain.is_empty()) {
+        if !self.chain.is_empty() {
             // Each part through the whole chain of pure, context-free stages on one worker,
             // while its rows are hot in that core's cache.
+            let pool = self.pool.as_deref();
             let chain = (&self.chain[..], &self.chain_read_after[..]);
             let runners = &mut self.runners;
             let jobs: Vec<(&Tensor, u64)> = parts.iter().zip(starts.iter().copied()).collect();
@@ -325,9 +335,7 @@ impl<'p> ForwardSweep<'p> {
                     .collect::<Result<Vec<_>, _>>()?
             } else {
                 let runners = &mut self.runners;
-                let pool = self.pool.as_ref().ok_or_else(|| {
-                    ExecError::Internal("parallel step without a worker pool".into())
-                })?;
+                let pool = self.pool.as_deref();
                 let mut out = Vec::with_capacity(calls.len());
                 for result in on_workers(pool, runners, &calls, |runner, (t0, rows, ctx, views)| {
                     runner.call(id, *t0, *rows, *ctx, views)
@@ -360,7 +368,12 @@ impl<'p> ForwardSweep<'p> {
             .take()
             .ok_or_else(|| ExecError::Internal("the target was not computed".into()))?;
         let workers = self.runners.len();
-        for (id, spent) in outputs.into_iter().enumerate().skip(1) {
+        let mut outputs = outputs.into_iter();
+        if let Some(Some(input)) = outputs.next() {
+            self.spent_input
+                .extend(input.into_iter().filter(|part| part.rows() > 0));
+        }
+        for (id, spent) in outputs.enumerate().map(|(i, s)| (i + 1, s)) {
             // (Chain outputs already given back are left as empty tensors.)
             for (i, tensor) in spent.into_iter().flatten().enumerate() {
                 if tensor.rows() > 0 {
@@ -416,18 +429,23 @@ impl<'p> ForwardSweep<'p> {
     }
 }
 
-/// One input part through the chain of pure stages without context, in order; their outputs
-/// in chain order.
 /// `f` of each item on the pool's workers, each call with the runner of the worker it lands
 /// on, results in order. Each item is a task of its own, so a worker that falls behind (the
 /// machine is busy) leaves more of the batch to the others rather than holding it up; which
 /// worker computes an item does not change its bits.
 fn on_workers<T: Sync, R: Send>(
-    pool: &rayon::ThreadPool,
+    pool: Option<&rayon::ThreadPool>,
     runners: &mut [Runner<'_>],
     items: &[T],
     f: impl Fn(&mut Runner<'_>, &T) -> R + Sync,
 ) -> Vec<R> {
+    let Some(pool) = pool else {
+        // One worker: the items in order, on this thread.
+        return match runners.first_mut() {
+            Some(runner) => items.iter().map(|item| f(runner, item)).collect(),
+            None => Vec::new(),
+        };
+    };
     // A worker only ever locks its own runner: the locks are never contended.
     let runners: Vec<std::sync::Mutex<&mut Runner<'_>>> =
         runners.iter_mut().map(std::sync::Mutex::new).collect();
@@ -446,6 +464,8 @@ fn on_workers<T: Sync, R: Send>(
     })
 }
 
+/// One input part through the chain of pure stages without context, in order; their outputs
+/// in chain order.
 fn run_chain(
     plan: &Plan,
     runner: &mut Runner<'_>,
@@ -516,12 +536,18 @@ pub(crate) fn run_from(
     let start = sweep.done();
     // The next batch is framed on a thread of its own while the workers compute this one (on
     // the workers' pool, framing would hold up a worker, which then takes its part late).
-    // The rendezvous channel holds no batch: one in the making, one being computed.
+    // The rendezvous channel holds no batch: one in the making, one being computed. Spent
+    // input parts go back to the framing thread, which frames the next into their buffers
+    // (memory allocated and freed on one thread, and no fresh pages per batch).
     std::thread::scope(|scope| {
         let (batches, framed) = std::sync::mpsc::sync_channel(0);
+        let (spent, returned) = std::sync::mpsc::channel::<Vec<Tensor>>();
         scope.spawn(move || {
             let mut t = start;
             loop {
+                for part in returned.try_iter().flatten() {
+                    framer.recycle(part);
+                }
                 let next = frame_batch(framer, t, end, block, batch);
                 let last = match &next {
                     Ok((parts, finished)) => {
@@ -544,6 +570,8 @@ pub(crate) fn run_from(
             }
             let first = sweep.done();
             let outputs = sweep.step(parts)?;
+            // The framing thread may have stopped (the input ended): then nothing is reused.
+            let _ = spent.send(sweep.take_spent_input());
             let mut t0 = first;
             for out in &outputs {
                 let t1 = t0 + out.rows() as u64;

@@ -1,12 +1,13 @@
-//! Executors: classic (each stage over the whole stream) and sqrt (one block at a time, with
-//! checkpoints and a block cache). Both call the same per-block code, so their outputs are the
-//! same bits.
+//! Executors: classic (each stage over the whole stream) and sqrt (one block at a time: a
+//! forward sweep over the whole stream, or depth-first with checkpoints and a block cache for
+//! random access and backward passes). All call the same per-block code, so their outputs are
+//! the same bits.
 //!
 //! | file | what it is |
 //! |---|---|
 //! | `classic.rs` | classic mode: each stage once over the whole stream (the reference) |
-//! | `depth_first.rs` | sqrt mode on one worker, random access (`--range`) and backward passes: each block of the target evaluated depth-first, down to the input |
-//! | `forward_sweep.rs` | sqrt mode on several workers, streaming sessions and the probe: every stage over a batch of consecutive windows, in dependency order |
+//! | `depth_first.rs` | sqrt mode's random access (`--range`, [`Evaluator`]) and backward passes: each block of the target evaluated depth-first, down to the input |
+//! | `forward_sweep.rs` | sqrt mode over a whole stream (one worker or several), streaming sessions and the probe: every stage over a batch of consecutive windows, in dependency order |
 //! | `checkpoint_ring.rs` | the in-memory checkpoints of the depth-first engine: every `k` windows, in a ring of slots per stage |
 //! | `disk_checkpoints.rs` | checkpoints on disk (`--checkpoint-dir`): the forward sweep's state, synced, so a killed run resumes |
 //! | `cache.rs` | the byte-bounded LRU of blocks the depth-first engine reuses |
@@ -218,7 +219,7 @@ pub fn run(
                 CheckpointStats::default(),
             )
         }
-        Mode::Sqrt | Mode::Auto if sweeps_in_parallel(plan, range) => {
+        Mode::Sqrt | Mode::Auto if sweeps_forward(plan, range) => {
             let (written, stages) = forward_sweep::run(plan, framer, range, sink)?;
             (
                 written,
@@ -392,11 +393,12 @@ impl RunStats {
     }
 }
 
-/// Whether a sqrt run goes through the parallel forward sweep: with more than one worker, from
-/// the start of the stream, and with no stage that runs backward in time. Random access and
-/// backward passes run depth-first on one worker, with checkpoints.
-fn sweeps_in_parallel(plan: &Plan, range: WindowRange) -> bool {
-    plan.max_workers > 1 && range.start == 0 && !plan.nodes().iter().any(|n| n.needed && n.reverse)
+/// Whether a sqrt run goes through the forward sweep: from the start of the stream, with no
+/// stage that runs backward in time ([`Plan::sweeps_forward`]). It frames the next batch on a
+/// thread of its own while the workers (one or more) compute this one. Random access and
+/// backward passes run depth-first on one worker, with checkpoints and the block cache.
+fn sweeps_forward(plan: &Plan, range: WindowRange) -> bool {
+    range.start == 0 && plan.sweeps_forward()
 }
 
 /// Runs `plan` over samples in memory and returns the target's rows in `range`.

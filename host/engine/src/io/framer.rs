@@ -6,6 +6,10 @@
 use super::{InputError, LineSource, LineStats, READ_CHUNK, SampleSource};
 use crate::tensor::{DType, Element, Layout, Tensor};
 
+/// Most block buffers a framer keeps for reuse: a batch of a parallel sweep hands back one
+/// per part (its memory is bounded by the planner's batch budget).
+const SPARES: usize = 64;
+
 /// A forward stream of records of type `T` that may be able to reposition.
 trait Records<T>: Send {
     fn describe(&self) -> String;
@@ -57,8 +61,8 @@ struct Frames<T, S> {
     /// Total records, once the end has been seen (or known from the header).
     end: Option<u64>,
     read: u64,
-    /// A block's buffer handed back, to frame the next block into.
-    spare: Vec<T>,
+    /// Blocks' buffers handed back, to frame the next blocks into (at most [`SPARES`]).
+    spare: Vec<Vec<T>>,
     /// What the records are called in messages.
     unit: &'static str,
 }
@@ -96,7 +100,7 @@ impl<T: Element, S: Records<T>> Frames<T, S> {
         }
         self.move_to(start)?;
         let span = usize::try_from(span).unwrap_or(usize::MAX);
-        let mut records = std::mem::take(&mut self.spare);
+        let mut records = self.spare.pop().unwrap_or_default();
         records.clear();
         records.reserve(span.min(1 << 24));
         records.extend_from_slice(&self.tail[(start - self.tail_start) as usize..]);
@@ -160,8 +164,12 @@ impl<T: Element, S: Records<T>> Frames<T, S> {
     }
 
     fn recycle(&mut self, block: Tensor) {
-        if let Some(values) = T::vec_mut(&mut block.into_data()) {
-            self.spare = std::mem::take(values);
+        if self.spare.len() < SPARES
+            && let Some(values) = T::vec_mut(&mut block.into_data())
+        {
+            // Records that own memory (lines) are freed now, by the thread that framed them.
+            values.clear();
+            self.spare.push(std::mem::take(values));
         }
     }
 }

@@ -123,8 +123,8 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
         + spilled as f64 * plan.machine.fresh_ns_per_byte * 1e-9;
 
     // Sqrt: a batch of blocks per worker (and a spare set), the checkpoints, the cache.
-    let sweeps = plan.max_workers > 1;
-    let workers = if sweeps { plan.max_workers } else { 1 };
+    let sweeps = plan.sweeps_forward();
+    let workers = if sweeps { plan.max_workers.max(1) } else { 1 };
     let hot: u64 = nodes
         .iter()
         .filter(|n| n.needed)
@@ -151,7 +151,7 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
     let parallel = workers.min(plan.machine.cores.max(1)) as f64;
     let stages = nodes.iter().skip(1).filter(|n| n.needed).count();
     let blocks = t / plan.block.max(1) as f64;
-    let start = if sweeps {
+    let start = if workers > 1 {
         POOL_START_SECS * workers as f64
     } else {
         0.0

@@ -376,14 +376,22 @@ impl Plan {
         windows_in(samples, self.window, self.hop)
     }
 
+    /// Whether a run over the whole stream sweeps forward (see the executors in
+    /// [`crate::exec`]): when no needed stage runs backward in time. A forward sweep never
+    /// recomputes a window, so it needs neither checkpoints nor the block cache; random
+    /// access and backward passes walk depth-first, with both.
+    pub fn sweeps_forward(&self) -> bool {
+        !self.nodes.iter().any(|n| n.needed && n.reverse)
+    }
+
     /// Blocks a forward sweep on `workers` workers computes between two meetings of the
-    /// workers: one alone; with more, up to [`MAX_PARTS_PER_WORKER`] each while the batch's
-    /// rows across the graph stay within [`BATCH_BYTES`], so that the time the workers spend
-    /// waiting for one another and waking up is spread over more windows.
+    /// workers (and hand-overs from the framing thread): up to [`MAX_PARTS_PER_WORKER`] each
+    /// while the batch's rows across the graph stay within [`BATCH_BYTES`], so that the time
+    /// the threads spend waiting for one another and waking up is spread over more windows.
+    /// (Each part goes through the chain of context-free stages at once, so a larger batch
+    /// does not cost cache locality there.)
     pub(crate) fn parts_per_batch(&self, workers: usize) -> usize {
-        if workers <= 1 {
-            return 1;
-        }
+        let workers = workers.max(1);
         let block_bytes: usize = self
             .nodes
             .iter()
@@ -396,10 +404,10 @@ impl Plan {
     }
 }
 
-/// Most blocks each worker of a parallel sweep takes per batch (see [`Plan::parts_per_batch`]).
+/// Most blocks each worker of a forward sweep takes per batch (see [`Plan::parts_per_batch`]).
 const MAX_PARTS_PER_WORKER: usize = 16;
 
-/// What a parallel sweep's batch may hold beyond one block per worker, bytes.
+/// What a forward sweep's batch may hold beyond one block per worker, bytes.
 const BATCH_BYTES: usize = 8 << 20;
 
 /// Bytes one window adds to a block of this node's output. The input shares samples between
