@@ -542,7 +542,8 @@ pub(crate) fn run_from(
     std::thread::scope(|scope| {
         let (batches, framed) = std::sync::mpsc::sync_channel(0);
         let (spent, returned) = std::sync::mpsc::channel::<Vec<Tensor>>();
-        scope.spawn(move || {
+        let framing = std::thread::Builder::new().name("sqrtspace-framing".into());
+        let spawned = framing.spawn_scoped(scope, move || {
             let mut t = start;
             loop {
                 for part in returned.try_iter().flatten() {
@@ -562,6 +563,11 @@ pub(crate) fn run_from(
                 }
             }
         });
+        if let Err(e) = spawned {
+            return Err(ExecError::Internal(format!(
+                "cannot start the framing thread: {e}"
+            )));
+        }
         let mut written = 0;
         for next in framed {
             let (parts, _) = next?;

@@ -205,7 +205,8 @@ impl LineSource {
             Some(b'\r') => newline - 1,
             _ => newline,
         };
-        let Ok(text) = std::str::from_utf8(&buf[..end]) else {
+        // SIMD validation: std's check was 7–18% of the framing thread's time (perf).
+        let Ok(text) = simdutf8::basic::from_utf8(&buf[..end]) else {
             return Ok(None);
         };
         let text = text.to_owned();
