@@ -78,14 +78,17 @@ pub fn run_depth_first(spec: &Spec, samples: &[f32]) -> (Tensor, RunStats) {
 /// pipeline leaves it open, with 1 and 3. Returns the rows.
 pub fn assert_modes_agree(spec: &Spec, samples: &[f32]) -> Tensor {
     let (classic, _) = run(spec, Mode::Classic, samples, WindowRange::all());
-    let (depth_first, _) = run_depth_first(spec, samples);
-    assert!(
-        classic.bit_identical(&depth_first),
-        "classic and sqrt depth-first differ for block {:?}, k {:?}, lru {:?}",
-        spec.block,
-        spec.checkpoint_every,
-        spec.lru_bytes
-    );
+    let same = |sqrt: &Tensor, how: &str| {
+        assert_eq!(classic.rows(), sqrt.rows(), "row counts differ ({how})");
+        assert!(
+            classic.bit_identical(sqrt),
+            "classic and sqrt {how} differ for block {:?}, k {:?}, lru {:?}",
+            spec.block,
+            spec.checkpoint_every,
+            spec.lru_bytes
+        );
+    };
+    same(&run_depth_first(spec, samples).0, "depth-first");
     let workers = match spec.max_workers {
         Some(n) => vec![n],
         None => vec![1, 3],
@@ -94,14 +97,7 @@ pub fn assert_modes_agree(spec: &Spec, samples: &[f32]) -> Tensor {
         let mut s = spec.clone();
         s.max_workers = Some(n);
         let (sqrt, _) = run(&s, Mode::Sqrt, samples, WindowRange::all());
-        assert_eq!(classic.rows(), sqrt.rows(), "row counts differ");
-        assert!(
-            classic.bit_identical(&sqrt),
-            "classic and sqrt differ for block {:?}, k {:?}, lru {:?}, {n} workers",
-            spec.block,
-            spec.checkpoint_every,
-            spec.lru_bytes
-        );
+        same(&sqrt, &format!("on {n} workers"));
     }
     classic
 }

@@ -267,12 +267,9 @@ impl<'p> ForwardSweep<'p> {
             let chain = (&self.chain[..], &self.chain_read_after[..]);
             let runners = &mut self.runners;
             let jobs: Vec<(&Tensor, u64)> = parts.iter().zip(starts.iter().copied()).collect();
-            let mut per_part: Vec<Vec<Tensor>> = Vec::with_capacity(parts.len());
-            for result in on_workers(pool, runners, &jobs, |runner, &(input, t0)| {
+            let mut per_part = on_workers(pool, runners, &jobs, |runner, &(input, t0)| {
                 run_chain(plan, runner, chain, input, t0)
-            }) {
-                per_part.push(result?);
-            }
+            })?;
             for (k, &id) in chain.0.iter().enumerate() {
                 outputs[id] = Some(
                     per_part
@@ -327,23 +324,18 @@ impl<'p> ForwardSweep<'p> {
                     .map_or(0, |v| v.rows().saturating_sub(context[i]));
                 calls.push((t0, rows, context[i], views));
             }
-            let out = if node.kernel || self.pool.is_none() {
-                let runner = &mut self.runners[0];
-                calls
-                    .iter()
-                    .map(|(t0, rows, ctx, views)| runner.call(id, *t0, *rows, *ctx, views))
-                    .collect::<Result<Vec<_>, _>>()?
+            // A kernel steps through the parts in time order, on the first worker's instance.
+            let pool = if node.kernel {
+                None
             } else {
-                let runners = &mut self.runners;
-                let pool = self.pool.as_deref();
-                let mut out = Vec::with_capacity(calls.len());
-                for result in on_workers(pool, runners, &calls, |runner, (t0, rows, ctx, views)| {
-                    runner.call(id, *t0, *rows, *ctx, views)
-                }) {
-                    out.push(result?);
-                }
-                out
+                self.pool.as_deref()
             };
+            let out = on_workers(
+                pool,
+                &mut self.runners,
+                &calls,
+                |runner, (t0, rows, ctx, views)| runner.call(id, *t0, *rows, *ctx, views),
+            )?;
             drop(calls);
             drop(joined);
             outputs[id] = Some(out);
@@ -430,26 +422,26 @@ impl<'p> ForwardSweep<'p> {
 }
 
 /// `f` of each item on the pool's workers, each call with the runner of the worker it lands
-/// on, results in order. Each item is a task of its own, so a worker that falls behind (the
-/// machine is busy) leaves more of the batch to the others rather than holding it up; which
-/// worker computes an item does not change its bits.
-fn on_workers<T: Sync, R: Send>(
+/// on, results in order, or the first item's error in order. Each item is a task of its own,
+/// so a worker that falls behind (the machine is busy) leaves more of the batch to the others
+/// rather than holding it up; which worker computes an item does not change its bits. Without
+/// a pool the items run in order on the first runner, on this thread, up to the first error.
+fn on_workers<T: Sync, R: Send, E: Send>(
     pool: Option<&rayon::ThreadPool>,
     runners: &mut [Runner<'_>],
     items: &[T],
-    f: impl Fn(&mut Runner<'_>, &T) -> R + Sync,
-) -> Vec<R> {
+    f: impl Fn(&mut Runner<'_>, &T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
     let Some(pool) = pool else {
-        // One worker: the items in order, on this thread.
         return match runners.first_mut() {
             Some(runner) => items.iter().map(|item| f(runner, item)).collect(),
-            None => Vec::new(),
+            None => Ok(Vec::new()),
         };
     };
     // A worker only ever locks its own runner: the locks are never contended.
     let runners: Vec<std::sync::Mutex<&mut Runner<'_>>> =
         runners.iter_mut().map(std::sync::Mutex::new).collect();
-    pool.install(|| {
+    let results: Vec<Result<R, E>> = pool.install(|| {
         items
             .par_iter()
             .with_max_len(1)
@@ -461,7 +453,10 @@ fn on_workers<T: Sync, R: Send>(
                 f(&mut runner, item)
             })
             .collect()
-    })
+    });
+    // (Collected in order first: rayon's own collect into a `Result` keeps whichever error
+    // came first in time, and which part failed first must not depend on the workers.)
+    results.into_iter().collect()
 }
 
 /// One input part through the chain of pure stages without context, in order; their outputs
