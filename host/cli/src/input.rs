@@ -6,11 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use sqrtspace::Spec;
-use sqrtspace::io::{
-    Framer, InputError, InputFormat, LineSource, SampleSource, open_line_stream, open_lines,
-    open_source, open_stream,
-};
-use sqrtspace::spec::InputKind;
+use sqrtspace::io::InputFormat;
 
 /// `--input`, `--format`, `--channel`.
 #[derive(Debug, Args)]
@@ -29,39 +25,7 @@ pub struct InputArgs {
     pub channel: Option<usize>,
 }
 
-/// An input opened for a pipeline.
-pub enum Opened {
-    /// Samples, for a pipeline with `input: Samples`.
-    Samples(Box<dyn SampleSource>),
-    /// Lines of text, for a pipeline with `input: Lines`.
-    Lines(LineSource),
-}
-
-impl Opened {
-    /// Whether it can be read again from any point (a file, not a stream).
-    pub fn seekable(&self) -> bool {
-        match self {
-            Opened::Samples(source) => source.seekable(),
-            Opened::Lines(source) => source.seekable(),
-        }
-    }
-
-    /// What it is, for messages.
-    pub fn describe(&self) -> String {
-        match self {
-            Opened::Samples(source) => source.describe(),
-            Opened::Lines(source) => source.describe().to_string(),
-        }
-    }
-
-    /// Cut into the windows of `spec`.
-    pub fn framer(self, spec: &Spec) -> Framer {
-        match self {
-            Opened::Samples(source) => Framer::new(source, spec.window, spec.hop),
-            Opened::Lines(source) => Framer::lines(source, spec.window, spec.hop),
-        }
-    }
-}
+pub use sqrtspace::io::Opened;
 
 impl InputArgs {
     /// Whether the input is stdin.
@@ -75,9 +39,8 @@ impl InputArgs {
     }
 }
 
-/// Opens `input` (`-` for stdin) as `spec` reads it: lines for a pipeline of lines (where
-/// `format` and `channel` must not say otherwise), samples at the pipeline's rate otherwise.
-/// A mismatch is the input's fault (exit status 4).
+/// Opens `input` (`-` for stdin) as `spec` reads it ([`sqrtspace::io::open_input`]); a
+/// mismatch is the input's fault (exit status 4).
 pub fn open(
     input: &Path,
     format: Option<InputFormat>,
@@ -85,52 +48,11 @@ pub fn open(
     spec: &Spec,
     pipeline: &Path,
 ) -> anyhow::Result<Opened> {
-    let stdin = input.as_os_str() == "-";
-    let mismatch = |path: String, message: String| InputError::Format { path, message };
-    match spec.input {
-        InputKind::Samples => {
-            let source = if stdin {
-                open_stream("stdin", std::io::stdin(), format, channel)?
-            } else {
-                open_source(input, format, channel)?
-            };
-            if let Some(rate) = source.sample_rate()
-                && rate != spec.sample_rate
-            {
-                anyhow::bail!(mismatch(
-                    source.describe(),
-                    format!(
-                        "is sampled at {rate} Hz, but {} says sample_rate: {} (resample the input or change the pipeline)",
-                        pipeline.display(),
-                        spec.sample_rate
-                    ),
-                ));
-            }
-            Ok(Opened::Samples(source))
-        }
-        InputKind::Lines => {
-            let name = input.display().to_string();
-            if let Some(format) = format.filter(|&f| f != InputFormat::Lines) {
-                anyhow::bail!(mismatch(
-                    name,
-                    format!(
-                        "--format says {format}, but {} reads lines of text (`input: Lines`)",
-                        pipeline.display()
-                    )
-                ));
-            }
-            if channel.is_some() {
-                anyhow::bail!(mismatch(
-                    name,
-                    "--channel applies to WAV and FLAC input, but this pipeline reads lines".into()
-                ));
-            }
-            let source = if stdin {
-                open_line_stream("stdin", std::io::stdin())?
-            } else {
-                open_lines(input)?
-            };
-            Ok(Opened::Lines(source))
-        }
-    }
+    Ok(sqrtspace::io::open_input(
+        input,
+        format,
+        channel,
+        spec,
+        &pipeline.display().to_string(),
+    )?)
 }

@@ -43,14 +43,17 @@
 //!   [`Evaluator`]; push/pull streaming with [`Session`]; checkpoints on disk with
 //!   [`exec::run_persisted`];
 //! - what a run did: [`RunStats`]; what the process cost: [`metrics`];
-//! - plugins: [`plugin::inspect`], [`plugin::Runtime`].
+//! - plugins: [`plugin::inspect`], [`plugin::Runtime`];
+//! - stages the embedding program provides (a language binding's functions): [`extend`],
+//!   named by `Host(name: ..)` in a pipeline and handed to [`Plan::with_host_ops`].
 //!
-//! Everything else (the stage traits, the built-in operators, the executors' insides) is
-//! private to the crate: the layers are `spec` → `machine`, `io` → stages → `plugin` → `plan` →
-//! `exec`, and none imports one above it.
+//! Everything else (the built-in operators, the executors' insides) is private to the crate:
+//! the layers are `spec` → `machine`, `io` → stages → `plugin` → `extend` → `plan` → `exec`,
+//! and none imports one above it.
 #![deny(missing_docs)]
 
 pub mod exec;
+pub mod extend;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod fuzz;
@@ -81,7 +84,7 @@ pub mod internals {
         op: &OpSpec,
         ctx: &BuildContext<'_>,
     ) -> Result<(Arc<dyn Operator>, Option<PluginLoad>), BuildError> {
-        crate::plan::build_operator(stage, op, ctx)
+        crate::plan::build_operator(stage, op, ctx, &crate::extend::HostOps::default())
     }
 }
 

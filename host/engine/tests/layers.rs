@@ -20,6 +20,8 @@ const LAYERS: &[&[&str]] = &[
     &["stage"],
     // Stages in Wasm components.
     &["plugin"],
+    // Stages the embedding program provides (a language binding's functions).
+    &["extend"],
     // Graph, layouts, settings and predictions (from measured facts).
     &["plan"],
     // The executors, the probe that measures, checkpoints.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::extend::HostOps;
 use crate::io::windows_in;
 use crate::machine::Machine;
 pub use crate::plugin::PluginLoad;
@@ -217,8 +218,18 @@ impl Plan {
     /// Validates `spec` and resolves its settings. `input_windows` is the number of windows in
     /// the input when known; automatic settings use it.
     pub fn new(spec: &Spec, input_windows: Option<u64>) -> Result<Plan, PlanError> {
+        Plan::with_host_ops(spec, input_windows, &HostOps::default())
+    }
+
+    /// [`Plan::new`] for a pipeline whose `Host(name: ..)` stages the embedding program
+    /// provides: each is built by the operator `host` holds under its name.
+    pub fn with_host_ops(
+        spec: &Spec,
+        input_windows: Option<u64>,
+        host: &HostOps,
+    ) -> Result<Plan, PlanError> {
         let machine = Machine::detect().with(&spec.machine.clone().unwrap_or_default());
-        Plan::for_machine(spec, input_windows, machine)
+        Plan::for_machine_with(spec, input_windows, machine, host)
     }
 
     /// [`Plan::new`] for given machine facts (tests inject them).
@@ -226,6 +237,16 @@ impl Plan {
         spec: &Spec,
         input_windows: Option<u64>,
         machine: Machine,
+    ) -> Result<Plan, PlanError> {
+        Plan::for_machine_with(spec, input_windows, machine, &HostOps::default())
+    }
+
+    /// [`Plan::for_machine`] with host operators ([`Plan::with_host_ops`]).
+    pub fn for_machine_with(
+        spec: &Spec,
+        input_windows: Option<u64>,
+        machine: Machine,
+        host: &HostOps,
     ) -> Result<Plan, PlanError> {
         let spec = &spec.expanded();
         for (field, value) in [("window", spec.window), ("hop", spec.hop)] {
@@ -277,7 +298,7 @@ impl Plan {
             )));
         }
         let (mut nodes, target) = graph::build_nodes(spec)?;
-        let plugins = build_operators(spec, &mut nodes)?;
+        let plugins = build_operators(spec, &mut nodes, host)?;
         graph::mark_needed(&mut nodes, target);
 
         let mut decisions = settings::Decisions::default();
@@ -478,22 +499,49 @@ fn params_in_file(spec: &Spec, stage: &crate::spec::StageSpec, message: String) 
     )
 }
 
-/// Builds the operator for one stage: a built-in, or a plugin (with how it was loaded).
+/// Builds the operator for one stage: a built-in, a host operator, or a plugin (with how it
+/// was loaded).
 pub(crate) fn build_operator(
     stage: &str,
     op: &OpSpec,
     ctx: &BuildContext<'_>,
+    host: &HostOps,
 ) -> Result<(Arc<dyn Operator>, Option<PluginLoad>), BuildError> {
     match op {
         OpSpec::Plugin(plugin) => {
             crate::plugin::build(stage, plugin, ctx).map(|(op, load)| (op, Some(load)))
         }
+        OpSpec::Host(spec) => match host.get(&spec.name) {
+            Some(op) => op.build(ctx).map(|op| (op, None)),
+            None => Err(BuildError::Param(format!(
+                "no host stage is named `{}`{}: `Host` stages are provided by the program \
+                 running the pipeline (a Python function given to `Pipeline.stage`), and \
+                 {}",
+                spec.name,
+                did_you_mean(&spec.name, host.names()),
+                if host.is_empty() {
+                    "this one provides none".to_string()
+                } else {
+                    format!(
+                        "this one provides {}",
+                        host.names()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ))),
+        },
         builtin => builtin::build(builtin, ctx).map(|op| (op, None)),
     }
 }
 
 /// Builds each node's operator; returns the plugins loaded for them.
-fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<Vec<PluginLoad>, PlanError> {
+fn build_operators(
+    spec: &Spec,
+    nodes: &mut [Node],
+    host: &HostOps,
+) -> Result<Vec<PluginLoad>, PlanError> {
     let mut plugins = Vec::new();
     for id in 1..nodes.len() {
         let stage = graph::stage_spec(spec, &nodes[id].name);
@@ -517,7 +565,7 @@ fn build_operators(spec: &Spec, nodes: &mut [Node]) -> Result<Vec<PluginLoad>, P
             }),
             _ => stage.op.clone(),
         };
-        let built = build_operator(&stage.name, &op_spec, &ctx);
+        let built = build_operator(&stage.name, &op_spec, &ctx, host);
         let (op, load) = built.map_err(|source| PlanError::Stage {
             stage: stage.name.clone(),
             op: stage.op.name(),

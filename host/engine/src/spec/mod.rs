@@ -25,7 +25,7 @@ use sqrtspace_kernels::iir;
 mod ops;
 
 pub use ops::{
-    BandpassParams, FiltfiltParams, OpSpec, PatchesParams, PluginSpec, RollingMeanParams,
+    BandpassParams, FiltfiltParams, HostSpec, OpSpec, PatchesParams, PluginSpec, RollingMeanParams,
     WindowFftParams, WindowFunction,
 };
 
@@ -50,33 +50,37 @@ pub struct Spec {
     #[serde(default)]
     pub mode: Mode,
     /// Windows per block; chosen by the planner when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<usize>,
     /// Windows between checkpoints: a number, or `Auto` (the same as leaving it out) for
     /// about √T windows when the stream's length T is known.
-    #[serde(default, deserialize_with = "count_or_auto")]
+    #[serde(
+        default,
+        deserialize_with = "count_or_auto",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checkpoint_every: Option<usize>,
     /// Checkpoints kept per stage (a ring); 64 when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_slots: Option<usize>,
     /// Byte cap of the block cache (an integer or a string such as "16 MiB").
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lru_bytes: Option<ByteSize>,
     /// Worker threads (1 when absent).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_workers: Option<usize>,
     /// Windows of input a streaming session buffers (64 when absent).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_buffer_blocks: Option<usize>,
     /// Machine facts to plan with instead of the detected ones.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<MachineOverrides>,
     /// The stage whose output a run produces; the last stage when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// Bounds on what the pipeline and its plugins may ask for; raise them here when a
     /// pipeline really needs more.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Limits::is_default")]
     pub limits: Limits,
     /// The stages, in any order; their inputs make the graph.
     pub stages: Vec<StageSpec>,
@@ -128,6 +132,13 @@ pub struct Limits {
     pub stages: usize,
     /// Most worker threads (1,024).
     pub workers: usize,
+}
+
+impl Limits {
+    /// Whether these are the defaults (a pipeline written out leaves them out).
+    pub fn is_default(&self) -> bool {
+        *self == Limits::default()
+    }
 }
 
 impl Default for Limits {
@@ -186,11 +197,11 @@ pub struct StageSpec {
     /// What the stage computes, with its parameters.
     pub op: OpSpec,
     /// Also keep this stage's output blocks in checkpoints (kernels always keep their state).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub checkpoint: bool,
     /// Run this kernel backward in time: it sees its input from the last window to the first
     /// (the backward half of a zero-phase filter, a smoother's backward pass).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reverse: bool,
 }
 
@@ -307,6 +318,7 @@ impl std::str::FromStr for Mode {
 
 /// A number of bytes, written as an integer or as a string with a unit ("64 MiB", "1.5GB").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
 pub struct ByteSize(pub u64);
 
 impl std::str::FromStr for ByteSize {
@@ -414,6 +426,27 @@ pub enum SpecError {
     },
 }
 
+/// Parses RON text the way pipelines are written (`Some` implied, newtype variants unwrapped);
+/// `origin` names it in errors.
+fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, SpecError> {
+    let options = ron::Options::default()
+        .with_default_extension(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES);
+    options.from_str(text).map_err(|e| SpecError::Syntax {
+        origin: origin.to_string(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        message: e.code.to_string(),
+    })
+}
+
+impl OpSpec {
+    /// Parses one operator as a pipeline's `op:` field writes it (`Bandpass(lo_hz: 80.0,
+    /// hi_hz: 2000.0)`); `origin` names it in errors.
+    pub fn from_ron(text: &str, origin: &str) -> Result<OpSpec, SpecError> {
+        parse_ron(text, origin)
+    }
+}
+
 impl Spec {
     /// Parses RON text; `origin` names it in errors (a file name).
     pub fn from_ron(text: &str, origin: &str) -> Result<Spec, SpecError> {
@@ -425,20 +458,27 @@ impl Spec {
         }
         // Editors on some systems start UTF-8 files with a byte-order mark; it is not RON.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let options = ron::Options::default().with_default_extension(
-            Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES,
-        );
-        let mut spec: Spec = options.from_str(text).map_err(|e| SpecError::Syntax {
-            origin: origin.to_string(),
-            line: e.span.start.line,
-            col: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
+        let mut spec: Spec = parse_ron(text, origin)?;
         spec.source = Some(Source {
             origin: origin.to_string(),
             text: text.into(),
         });
         Ok(spec)
+    }
+
+    /// The spec as RON text that [`Spec::from_ron`] reads back to the same spec (what a
+    /// pipeline built by a program looks like as a file).
+    pub fn to_ron(&self) -> String {
+        let config = ron::ser::PrettyConfig::new()
+            .depth_limit(3)
+            .compact_arrays(true);
+        // Every field is plain data (numbers, strings, enums, RON params kept as text), which
+        // RON always writes.
+        let text = ron::Options::default()
+            .with_default_extension(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES)
+            .to_string_pretty(self, config)
+            .unwrap_or_else(|e| format!("/* cannot write this pipeline as RON: {e} */"));
+        format!("Pipeline{text}")
     }
 
     /// The spec with relative plugin paths looked for in `dir` (what [`Spec::from_file`] sets
@@ -481,6 +521,40 @@ mod tests {
 
     const MINIMAL: &str = r#"(window: 8, hop: 4, sample_rate: 100,
         stages: [(name: "f", inputs: ["input"], op: WindowFft())])"#;
+
+    /// Every example pipeline, written out by `to_ron` and read back, is the same spec; so is
+    /// one with every optional setting, a host stage and plugin parameters.
+    #[test]
+    fn to_ron_reads_back_as_the_same_spec() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
+        let mut specs: Vec<Spec> = std::fs::read_dir(&dir)
+            .expect("pipelines/")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+            .map(|p| Spec::from_file(&p).expect("an example parses"))
+            .collect();
+        assert!(specs.len() >= 5);
+        specs.push(
+            Spec::from_ron(
+                r#"Pipeline(window: 8, hop: 4, sample_rate: 100, mode: Sqrt, block: 7,
+                lru_bytes: "2 MiB", checkpoint_every: 14, target: "g", max_workers: 3,
+                limits: (state_bytes: "1 MiB"), machine: (cores: 4),
+                stages: [(name: "f", inputs: ["input"], op: WindowFft(window: Hamming), checkpoint: true),
+                    (name: "p", inputs: ["f"], op: Plugin(path: "x.wasm", params: (a: [1, 2], b: "c\n"), deadline_ms: 5)),
+                    (name: "g", inputs: ["p"], op: Host(name: "g"), reverse: true)])"#,
+                "t.ron",
+            )
+            .expect("parses"),
+        );
+        for spec in specs {
+            let text = spec.to_ron();
+            let mut back =
+                Spec::from_ron(&text, "written").unwrap_or_else(|e| panic!("{e}\n{text}"));
+            back.source = spec.source.clone();
+            back.base_dir = spec.base_dir.clone();
+            assert_eq!(back, spec, "{text}");
+        }
+    }
 
     #[test]
     fn defaults_and_optional_fields() {

@@ -39,6 +39,10 @@ pub enum OpSpec {
     LogParse(logs::ParseParams),
     /// A stage or kernel in a Wasm component.
     Plugin(PluginSpec),
+    /// A stage or kernel the program running the engine provides (a Python function given to
+    /// `sqrtspace.Pipeline.stage`), found by name in the [`HostOps`](crate::extend::HostOps)
+    /// the plan is made with ([`Plan::with_host_ops`](crate::Plan::with_host_ops)).
+    Host(HostSpec),
 }
 
 impl OpSpec {
@@ -57,8 +61,17 @@ impl OpSpec {
             OpSpec::Concat => "Concat",
             OpSpec::LogParse(_) => "LogParse",
             OpSpec::Plugin(_) => "Plugin",
+            OpSpec::Host(_) => "Host",
         }
     }
+}
+
+/// A stage the embedding program provides: `Host(name: "centroid")`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    /// The name it is registered under.
+    pub name: String,
 }
 
 /// Parameters of [`OpSpec::Filtfilt`].
@@ -127,20 +140,20 @@ pub struct PluginSpec {
     /// `plugins/build-polyglot` build them.
     pub path: PathBuf,
     /// Parameters handed to the plugin, as written (and converted to JSON).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Box<ron::value::RawValue>>,
     /// Longest a single call may run, in milliseconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
     /// Most linear memory one instance may grow to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<ByteSize>,
     /// Most bytes a kernel's state may hold (the pipeline's `limits: (state_bytes: ..)` when
     /// absent): every checkpoint keeps a copy of it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_state: Option<ByteSize>,
     /// The file's sha256 (hex, from `sqrtspace plugin hash`): a file with another hash is
     /// refused before it is compiled.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
 }

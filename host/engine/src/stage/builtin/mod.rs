@@ -34,6 +34,10 @@ pub fn build(op: &OpSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator>, B
             "{} is a plugin: the plugin host builds it, not the built-ins",
             spec.path.display()
         ))),
+        OpSpec::Host(host) => Err(BuildError::Param(format!(
+            "`{}` is a host stage: the plan's host operators build it, not the built-ins",
+            host.name
+        ))),
         OpSpec::Filtfilt(_) => Err(BuildError::Param(
             "Filtfilt stands for two stages; plan the expanded spec (Spec::expanded)".into(),
         )),
