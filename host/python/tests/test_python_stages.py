@@ -1,0 +1,222 @@
+"""Pipelines built in Python, with numpy stages and a Python kernel: equal to a plain numpy
+computation of the same functions over the whole array, and the same bits in every mode and
+block size; the same pipeline built in Python and written in RON gives the same bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sqrtspace
+from sqrtspace import ops
+
+from conftest import PIPELINES
+
+W = np.array(
+    [[0.8, -0.3, 0.1], [-0.4, 0.9, -0.2], [0.1, 0.2, 0.9], [0.5, -0.5, 0.3]], dtype=np.float32
+)
+B = np.array([0.0, 0.1, -0.1], dtype=np.float32)
+
+
+def features_np(m, freqs):
+    """Spectral centroid and log energy of each row."""
+    total = m.sum(axis=1, keepdims=True)
+    centroid = (m * freqs.astype(np.float32)).sum(axis=1, keepdims=True) / (total + np.float32(1e-12))
+    energy = np.log(np.square(m).sum(axis=1, keepdims=True) + np.float32(1e-12))
+    return np.concatenate([centroid, energy], axis=1).astype(np.float32)
+
+
+def classify_np(f, s):
+    """A dense layer and softmax, as explicit sums (not BLAS, whose order depends on rows)."""
+    x = np.concatenate([f, s], axis=1)
+    z = (x[:, :, None] * W[None, :, :]).sum(axis=1) + B
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def smooth_loop(x, a=np.float32(0.9)):
+    """A one-pole low-pass, sample by sample over the whole array."""
+    z = np.zeros(x.shape[1:], x.dtype)
+    y = np.empty_like(x)
+    for i in range(x.shape[0]):
+        z = a * z + (np.float32(1) - a) * x[i]
+        y[i] = z
+    return y
+
+
+class Smooth(sqrtspace.Kernel):
+    """The same low-pass as a kernel: state is the last output row."""
+
+    def __init__(self, a=0.9):
+        self.a = np.float32(a)
+
+    def init_state(self, shape, dtype, **kw):
+        return {"z": np.zeros(shape[1:], dtype)}
+
+    def step(self, x, state, **kw):
+        z = state["z"]
+        y = np.empty_like(x)
+        for i in range(x.shape[0]):
+            z = self.a * z + (np.float32(1) - self.a) * x[i]
+            y[i] = z
+        return y, {"z": z}
+
+
+def mirror(mode="auto", block=None, checkpoint_every=None):
+    """`audio.ron` with its plugins replaced by numpy stages and a Python kernel."""
+    pipe = sqrtspace.Pipeline(
+        window=4096, hop=1024, sample_rate=48000, mode=mode, block=block, checkpoint_every=checkpoint_every
+    )
+    pipe.add("fft", ["input"], op=ops.WindowFft("hann"))
+    pipe.add("bandpass", ["fft"], op=ops.Bandpass(80, 2000))
+    pipe.add("magnitude", ["bandpass"], op=ops.Magnitude())
+
+    @pipe.stage("features", inputs=["magnitude"], output=("f32", [2]))
+    def features(m, *, freqs):
+        return features_np(m, freqs)
+
+    pipe.kernel("smooth", Smooth(), inputs=["features"])
+
+    @pipe.stage("classify", inputs=["features", "smooth"], output=("f32", [3]))
+    def classify(f, s):
+        return classify_np(f, s)
+
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def samples(audio_wav):
+    import wave
+
+    with wave.open(str(audio_wav)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    return (pcm.astype(np.float32) / np.float32(32768)).copy()
+
+
+@pytest.fixture(scope="module")
+def oracle(samples):
+    """The numpy functions over the whole array, from the native front end's spectra."""
+    front = mirror(mode="classic")
+    mag = front.run(samples, target="magnitude")
+    # The bins' frequencies as the engine declares them (what `freqs` is).
+    seen = {}
+
+    @front.stage("grab", inputs=["magnitude"], output=("f32", [1]))
+    def grab(m, *, freqs):
+        seen["freqs"] = freqs
+        return m[:, :1]
+
+    front.run(samples[: 4096 * 2], target="grab")
+    hz = seen["freqs"]
+    assert hz.shape == (mag.shape[1],) and 80 <= hz[0] and hz[-1] <= 2000
+    f = features_np(mag, hz)
+    s = smooth_loop(f)
+    return {"magnitude": mag, "features": f, "smooth": s, "classify": classify_np(f, s)}
+
+
+def bits(a):
+    return a.dtype, a.shape, a.tobytes()
+
+
+def test_numpy_stages_equal_the_whole_array_computation(samples, oracle):
+    pipe = mirror(mode="classic")
+    for target in ["features", "smooth", "classify"]:
+        got = pipe.run(samples, target=target)
+        assert bits(got) == bits(oracle[target]), target
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+@pytest.mark.parametrize("mode", ["classic", "sqrt", "auto"])
+def test_every_mode_and_block_gives_the_same_bits(samples, oracle, mode, block):
+    got = mirror(mode=mode, block=block).run(samples)
+    assert bits(got) == bits(oracle["classify"])
+
+
+def test_workers_give_the_same_bits(samples, oracle):
+    got = mirror(mode="sqrt", block=16).run(samples, workers=2)
+    assert bits(got) == bits(oracle["classify"])
+
+
+@pytest.mark.parametrize("t_range", [(13, 15), (14, 28), (100, 101), (0, 300), (250, 260)])
+def test_evaluate_around_checkpoints(samples, oracle, t_range):
+    pipe = mirror(mode="sqrt", block=7, checkpoint_every=14)
+    t0, t1 = t_range
+    got = pipe.evaluate("smooth", t_range=t_range, input=samples)
+    assert bits(got) == bits(oracle["smooth"][t0:t1])
+    # The input is remembered; a second request reuses it.
+    again = pipe.evaluate("classify", t_range=(t1 - 1, t1))
+    assert bits(again) == bits(oracle["classify"][t1 - 1 : t1])
+
+
+def test_python_kernel_equals_a_sample_loop_on_random_rows():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(5000).astype(np.float32)
+    pipe = sqrtspace.Pipeline(window=1, hop=1, sample_rate=1000, mode="sqrt", block=33)
+    pipe.kernel("smooth", Smooth(0.75), inputs=["input"])
+    got = pipe.run(x)
+    assert bits(got) == bits(smooth_loop(x[:, None], np.float32(0.75)))
+
+
+def test_built_in_python_equals_the_same_pipeline_in_ron(audio_wav):
+    ron = (PIPELINES / "audio.ron").read_text()
+    from_ron = sqrtspace.Pipeline.from_file(PIPELINES / "audio.ron")
+    pipe = sqrtspace.Pipeline(window=4096, hop=1024, sample_rate=48000)
+    pipe.add("fft", ["input"], op=ops.WindowFft("hann"))
+    pipe.add("bandpass", ["fft"], op=ops.Bandpass(80.0, 2000.0))
+    pipe.add("magnitude", ["bandpass"], op=ops.Magnitude())
+    pipe.add("features", ["magnitude"], plugin="features.wasm")
+    pipe.add(
+        "smooth",
+        ["features"],
+        plugin="iir.wasm",
+        params={"filter": ops.Lowpass(1.5, q=0.7071)},
+    )
+    assert "features.wasm" in ron
+    expected = from_ron.run(audio_wav, target="smooth")
+    assert bits(pipe.run(audio_wav)) == bits(expected)
+    # Written out as RON and read back; and the parameters given as RON text.
+    assert bits(sqrtspace.Pipeline.from_ron(pipe.to_ron()).run(audio_wav)) == bits(expected)
+    text = sqrtspace.Pipeline(window=4096, hop=1024, sample_rate=48000)
+    text.add("fft", ["input"], op="WindowFft(window: Hann)")
+    text.add("bandpass", ["fft"], op="Bandpass(lo_hz: 80.0, hi_hz: 2000.0)")
+    text.add("magnitude", ["bandpass"], op="Magnitude")
+    text.add("features", ["magnitude"], plugin="features.wasm")
+    text.add("smooth", ["features"], plugin="iir.wasm", params="(filter: Lowpass(cutoff_hz: 1.5, q: 0.7071))")
+    assert bits(text.run(audio_wav)) == bits(expected)
+
+
+def test_context_stage_sees_earlier_rows():
+    x = np.arange(64 * 10, dtype=np.float32)
+    pipe = sqrtspace.Pipeline(window=64, hop=64, sample_rate=64, mode="sqrt", block=3)
+
+    @pipe.stage("diff", inputs=["input"], output=("f32", [1]), context=1)
+    def diff(rows, *, context, t0):
+        first = rows[:, :1]
+        if context == 0:  # window 0 has no earlier row: difference with itself
+            prev = np.concatenate([first[:1], first[:-1]])
+        else:
+            prev = first[:-1]
+            first = first[1:]
+        return (first - prev).astype(np.float32)
+
+    got = pipe.run(x)
+    assert got.shape == (10, 1)
+    assert got[0, 0] == 0 and np.all(got[1:, 0] == 64)
+    assert bits(got) == bits(pipe.run(x, mode="classic"))
+
+
+def test_ron_pipeline_with_a_host_stage_registered_from_python():
+    pipe = sqrtspace.Pipeline.from_ron(
+        """Pipeline(window: 4, hop: 4, sample_rate: 4, mode: Sqrt, block: 2, stages: [
+            (name: "peak", inputs: ["input"], op: Host(name: "peak")),
+        ])"""
+    )
+    with pytest.raises(sqrtspace.PipelineError, match="no host stage is named `peak`"):
+        pipe.run(np.zeros(16, np.float32))
+
+    @pipe.stage("peak", output=("f32", [1]))
+    def peak(rows):
+        return rows.max(axis=1, keepdims=True)
+
+    got = pipe.run(np.arange(16, dtype=np.float32))
+    assert got.ravel().tolist() == [3, 7, 11, 15]
