@@ -113,3 +113,14 @@ def test_ron_text_and_to_ron_round_trip(audio_wav):
     a = sqrtspace.Pipeline.from_ron(text)
     b = sqrtspace.Pipeline.from_ron(a.to_ron())
     same_bits(a.run(audio_wav), b.run(audio_wav))
+
+
+def test_bundled_examples_run_from_any_directory(cli, audio_wav, tmp_path, monkeypatch):
+    expected = cli_npy(cli, PIPELINES / "audio.ron", audio_wav, tmp_path)
+    monkeypatch.delenv("SQRTSPACE_PLUGIN_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    p = sqrtspace.Pipeline.from_file(sqrtspace.example("audio.ron"))
+    same_bits(p.run(audio_wav), expected)
+    assert sqrtspace.example("features.wasm").is_file()
+    with pytest.raises(FileNotFoundError, match="audio.ron"):
+        sqrtspace.example("nope.ron")

@@ -20,6 +20,8 @@ mode (blocks of windows with checkpoints, flat memory however long the stream), 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from . import ops
 from ._sqrtspace import (
     Blocks,
@@ -35,6 +37,8 @@ from ._sqrtspace import (
 )
 
 __all__ = [
+    "EXAMPLES",
+    "example",
     "Pipeline",
     "Kernel",
     "Session",
@@ -48,6 +52,23 @@ __all__ = [
     "OutputError",
     "__version__",
 ]
+
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+"""The example pipelines and the plugins they run, bundled with the package: a pipeline from
+here finds its plugins beside it, so ``Pipeline.from_file(sqrtspace.example("audio.ron"))``
+runs from any directory."""
+
+
+def example(name: str) -> Path:
+    """The bundled example pipeline or plugin ``name`` (``"audio.ron"``, ``"features.wasm"``)."""
+    path = EXAMPLES / name
+    if not path.is_file():
+        there = sorted(p.name for p in EXAMPLES.glob("*")) if EXAMPLES.is_dir() else []
+        raise FileNotFoundError(
+            f"no bundled example {name!r} in {EXAMPLES} (there are: {', '.join(there) or 'none'})"
+        )
+    return path
 
 
 class Kernel:
