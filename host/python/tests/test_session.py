@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import sqrtspace
 
-from test_python_stages import Smooth
+from audio_mirror import Smooth
 
 
 def pipeline(buffer=8):
