@@ -96,7 +96,9 @@ impl Blocks {
         match outcome {
             Ok(Ok(())) => Ok(None),
             Ok(Err(e)) => Err(errors::exec_error(py, &e, &self.raised)),
-            Err(_) => Err(errors::Error::new_err("the run's thread panicked")),
+            Err(_) => Err(errors::Error::new_err(
+                "internal error in sqrtspace (please report it): the run's thread panicked",
+            )),
         }
     }
 }

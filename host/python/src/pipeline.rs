@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use sqrtspace::exec::{Evaluator, RunStats, WindowRange};
 use sqrtspace::extend::{FreqAxis, HostOps};
-use sqrtspace::io::{Framer, InputFormat, LineSource, MemorySink, Opened};
+use sqrtspace::io::{FileSink, Framer, InputFormat, LineSource, MemorySink, Opened, OutputFormat};
 use sqrtspace::spec::{ByteSize, HostSpec, InputKind, OpSpec, PluginSpec, StageSpec};
 use sqrtspace::tensor::Data;
 use sqrtspace::{DType, Mode, Plan, Spec, Tensor};
@@ -445,8 +445,7 @@ impl Pipeline {
         let mut plan = Plan::with_host_ops(spec, framer.total_windows(), &self.host)
             .map_err(|e| errors::plan_error(py, &e))?;
         if plan.input_windows.is_some() {
-            let probe = py
-                .detach(|| sqrtspace::exec::probe(&plan, framer))
+            let probe = guarded(py, || sqrtspace::exec::probe(&plan, framer))?
                 .map_err(|e| errors::exec_error(py, &e, &self.raised))?;
             plan.apply_probe(&probe);
         }
@@ -867,8 +866,12 @@ impl Pipeline {
     /// float32 ndarray; or an iterable of chunks) and returns the target's rows: an ndarray of
     /// shape `(windows, *row_shape)`, or a list of `str` for text. `range=(t0, t1)` picks
     /// windows; `target`, `mode`, `block`, `workers` override the pipeline's.
+    ///
+    /// With `output="features.npy"` (or `.csv`, `.jsonl`, `.parquet`) the rows go to that file
+    /// block by block instead, in bounded memory however long the input; the file appears,
+    /// complete, only when the run succeeds, and `run` returns the number of rows written.
     #[pyo3(signature = (input, *, target = None, mode = None, block = None, workers = None, range = None,
-        format = None, channel = None))]
+        format = None, channel = None, output = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -881,6 +884,7 @@ impl Pipeline {
         range: Option<(u64, Option<u64>)>,
         format: Option<&str>,
         channel: Option<usize>,
+        output: Option<PathBuf>,
     ) -> PyResult<Py<PyAny>> {
         let spec = self.spec_with(&Overrides {
             target,
@@ -898,12 +902,35 @@ impl Pipeline {
             start,
             end,
         });
-        let mut sink = MemorySink::new(&plan.target_node().port.layout);
-        let done = py.detach(|| sqrtspace::run(&plan, &mut framer, range, &mut sink));
-        let stats = done.map_err(|e| errors::exec_error(py, &e, &self.raised))?;
+        let layout = plan.target_node().port.layout.clone();
+        let raised = &self.raised;
+        let failed = |e: sqrtspace::ExecError| errors::exec_error(py, &e, raised);
+        let Some(path) = output else {
+            let mut sink = MemorySink::new(&layout);
+            let stats = guarded(py, || sqrtspace::run(&plan, &mut framer, range, &mut sink))?
+                .map_err(failed)?;
+            self.whole_window(&spec, &framer)?;
+            *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Last { plan, stats });
+            return tensor_to_py(py, sink.tensor);
+        };
+        let format = OutputFormat::from_path(&path).ok_or_else(|| {
+            errors::OutputError::new_err(format!(
+                "{}: the output's format is told from its extension: .npy, .csv, .jsonl or .parquet",
+                path.display()
+            ))
+        })?;
+        let mut sink = FileSink::create(&path, format, &layout)
+            .map_err(|e| errors::OutputError::new_err(e.to_string()))?;
+        let stats = guarded(py, || sqrtspace::run(&plan, &mut framer, range, &mut sink))?
+            .map_err(failed)?;
+        // A run that fails (or an input shorter than a window) leaves no file behind: the sink
+        // is dropped unfinished, and its temporary file with it.
         self.whole_window(&spec, &framer)?;
+        let rows = sink
+            .finish()
+            .map_err(|e| errors::OutputError::new_err(e.to_string()))?;
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Last { plan, stats });
-        tensor_to_py(py, sink.tensor)
+        Ok(rows.into_pyobject(py)?.into_any().unbind())
     }
 
     /// The target's rows block by block, in order, as the engine computes them (bounded memory
@@ -964,11 +991,14 @@ impl Pipeline {
         plan.mode = Mode::Sqrt;
         let range = t_range.map_or(WindowRange::all(), |(t0, t1)| WindowRange::new(t0, t1));
         let raised = &self.raised;
-        let result = py.detach(|| -> Result<(Tensor, RunStats), sqrtspace::ExecError> {
-            let mut evaluator = Evaluator::new(&plan, framer)?;
-            let rows = evaluator.evaluate(range)?;
-            Ok((rows, evaluator.totals()))
-        });
+        let result = guarded(
+            py,
+            || -> Result<(Tensor, RunStats), sqrtspace::ExecError> {
+                let mut evaluator = Evaluator::new(&plan, framer)?;
+                let rows = evaluator.evaluate(range)?;
+                Ok((rows, evaluator.totals()))
+            },
+        )?;
         let (rows, stats) = result.map_err(|e| errors::exec_error(py, &e, raised))?;
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Last { plan, stats });
         tensor_to_py(py, rows)
@@ -1059,6 +1089,22 @@ impl Pipeline {
             self.stages()
         )
     }
+}
+
+/// Runs `f` (engine code) with the GIL released, so the engine's threads can call Python
+/// stages; a panic in it becomes a `sqrtspace.Error` rather than reaching Python as one.
+pub fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+        .map_err(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            errors::Error::new_err(format!(
+                "internal error in sqrtspace (please report it): {what}"
+            ))
+        })
 }
 
 /// A serializable value as Python (dicts, lists, numbers) through JSON.

@@ -158,11 +158,30 @@ def test_an_input_iterator_that_raises():
         pipe.run(iter([np.zeros(8)]))
 
 
-def test_output_error_when_the_block_iterator_is_gone():
-    # A dropped iterator is not an error for the user; the run behind it stops.
+def test_output_errors_and_no_half_written_file(tmp_path):
+    pipe = tiny()
+    pipe.add("fft", ["input"], op=sqrtspace.ops.WindowFft())
+    pipe.add("mag", ["fft"], op=sqrtspace.ops.Magnitude())
+    with pytest.raises(sqrtspace.OutputError, match="no-such-dir"):
+        pipe.run(np.zeros(400, np.float32), output=tmp_path / "no-such-dir" / "y.npy")
+    with pytest.raises(sqrtspace.OutputError, match="extension"):
+        pipe.run(np.zeros(400, np.float32), output=tmp_path / "y.txt")
+
+    @pipe.stage("late", inputs=["mag"], output=("f32", [1]))
+    def late(m, *, t0):
+        if t0 >= 50:
+            raise ValueError("late failure")
+        return m[:, :1]
+
+    target = tmp_path / "y.npy"
+    with pytest.raises(sqrtspace.StageError, match="late failure"):
+        pipe.run(np.zeros(400, np.float32), output=target)
+    assert list(tmp_path.iterdir()) == [], "a failed run leaves no file, temporary or not"
+
+
+def test_a_dropped_block_iterator_stops_its_run_quietly():
     pipe = tiny()
     pipe.add("fft", ["input"], op=sqrtspace.ops.WindowFft())
     it = pipe.iter_blocks(np.zeros(4000, np.float32), block=1)
     assert next(it).shape == (1, 3)
     del it
-    assert issubclass(sqrtspace.OutputError, sqrtspace.Error)

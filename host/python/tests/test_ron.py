@@ -124,3 +124,14 @@ def test_bundled_examples_run_from_any_directory(cli, audio_wav, tmp_path, monke
     assert sqrtspace.example("features.wasm").is_file()
     with pytest.raises(FileNotFoundError, match="audio.ron"):
         sqrtspace.example("nope.ron")
+
+
+def test_output_file_is_the_cli_file(cli, audio_wav, tmp_path):
+    pipeline = PIPELINES / "audio.ron"
+    out = tmp_path / "cli.npy"
+    run_cli(cli, "run", str(pipeline), "--input", str(audio_wav), "--output", str(out))
+    p = sqrtspace.Pipeline.from_file(pipeline)
+    ours = tmp_path / "py.npy"
+    rows = p.run(audio_wav, output=ours)
+    assert rows == (20 * 48000 - 4096) // 1024 + 1
+    assert ours.read_bytes() == out.read_bytes()
