@@ -34,13 +34,15 @@ def cli() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def plugin_path():
-    """The example plugins where `cargo plugins` builds them, searched first."""
-    built = REPO / "target/wasm32-unknown-unknown/plugin"
-    old = os.environ.get("SQRTSPACE_PLUGIN_PATH")
-    if "SQRTSPACE_PLUGIN_PATH" not in os.environ:
-        os.environ["SQRTSPACE_PLUGIN_PATH"] = str(built)
+    """The example plugins the package bundles, searched first (by the command line too, which
+    the tests run on the repository's pipelines), unless SQRTSPACE_PLUGIN_PATH says otherwise."""
+    import sqrtspace
+
+    given = "SQRTSPACE_PLUGIN_PATH" in os.environ
+    if not given:
+        os.environ["SQRTSPACE_PLUGIN_PATH"] = str(sqrtspace.EXAMPLES)
     yield
-    if old is None:
+    if not given:
         os.environ.pop("SQRTSPACE_PLUGIN_PATH", None)
 
 

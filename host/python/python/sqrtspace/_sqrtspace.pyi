@@ -107,7 +107,8 @@ class Pipeline:
         range: Optional[Tuple[int, Optional[int]]] = None,
         format: Optional[str] = None,
         channel: Optional[int] = None,
-    ) -> Rows: ...
+        output: Union[str, os.PathLike, None] = None,
+    ) -> Union[Rows, int]: ...
     def iter_blocks(
         self,
         input: Input,
