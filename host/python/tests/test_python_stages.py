@@ -155,3 +155,25 @@ def test_ron_pipeline_with_a_host_stage_registered_from_python():
 
     got = pipe.run(np.arange(16, dtype=np.float32))
     assert got.ravel().tolist() == [3, 7, 11, 15]
+
+
+def test_a_python_kernel_runs_backward_in_time():
+    """Forward then backward (`reverse=True`): a zero-phase smoother, every mode the same bits
+    as the loops over the whole array, the backward one from the last row to the first."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(3000).astype(np.float32)
+    expected = smooth_loop(smooth_loop(x[:, None])[::-1])[::-1]
+    for mode, block in [("classic", None), ("sqrt", 7), ("sqrt", 64), ("auto", None)]:
+        pipe = sqrtspace.Pipeline(window=1, hop=1, sample_rate=1000, mode=mode, block=block)
+        pipe.kernel("forward", Smooth(), inputs=["input"])
+        pipe.kernel("backward", Smooth(), inputs=["forward"], reverse=True)
+        assert bits(pipe.run(x)) == bits(expected), (mode, block)
+
+
+def test_the_package_version_is_the_crates():
+    import importlib.metadata
+    import re
+
+    cargo = (PIPELINES.parent / "Cargo.toml").read_text()
+    workspace = re.search(r'\[workspace\.package\][^\[]*?version = "([^"]+)"', cargo).group(1)
+    assert sqrtspace.__version__ == workspace == importlib.metadata.version("sqrtspace")
