@@ -177,3 +177,33 @@ def test_the_package_version_is_the_crates():
     cargo = (PIPELINES.parent / "Cargo.toml").read_text()
     workspace = re.search(r'\[workspace\.package\][^\[]*?version = "([^"]+)"', cargo).group(1)
     assert sqrtspace.__version__ == workspace == importlib.metadata.version("sqrtspace")
+
+
+def test_a_declared_frequency_axis_reaches_the_stages_after(samples):
+    """A Python stage that keeps the bins it reads declares freq_axis="input", so a native
+    stage after it that needs spectra (SpectralFeatures) can read it; without it, it cannot."""
+    x = samples[: 48000 * 2]
+
+    def front():
+        pipe = sqrtspace.Pipeline(window=4096, hop=1024, sample_rate=48000, mode="sqrt", block=16)
+        pipe.add("fft", ["input"], op=ops.WindowFft("hann"))
+        pipe.add("bandpass", ["fft"], op=ops.Bandpass(80, 2000))
+        pipe.add("magnitude", ["bandpass"], op=ops.Magnitude())
+        return pipe
+
+    native = front()
+    bins = native.run(x).shape[1]
+    native.add("features", ["magnitude"], op=ops.SpectralFeatures())
+
+    def with_copy(freq_axis):
+        pipe = front()
+        pipe.stage("copy", inputs=["magnitude"], output=("f32", [bins]), freq_axis=freq_axis)(
+            lambda m: m.copy()
+        )
+        pipe.add("features", ["copy"], op=ops.SpectralFeatures())
+        return pipe
+
+    assert bits(with_copy("input").run(x)) == bits(native.run(x))
+    assert [s["name"] for s in with_copy("input").plan()["stages"]][-2:] == ["copy", "features"]
+    with pytest.raises(sqrtspace.PipelineError, match="features"):
+        with_copy(None).run(x)
