@@ -651,7 +651,7 @@ fn gen_logs_writes_the_lines_and_their_incidents_and_the_line_reader_counts_the_
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 2);
 
     let mut source = sqrtspace::io::LineSource::open(&log).expect("opens");
-    let mut lines = Vec::new();
+    let mut lines = sqrtspace::tensor::TextColumn::new();
     while source.read_lines(&mut lines, 10_000).expect("reads") > 0 {
         lines.clear();
     }

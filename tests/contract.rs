@@ -56,8 +56,10 @@ fn naive_lines(bytes: &[u8]) -> Vec<String> {
 
 fn rows_of(t: &Tensor) -> Vec<Vec<String>> {
     let view = t.view();
-    let rows = view.typed::<String>().expect("text rows");
-    rows.iter().map(<[String]>::to_vec).collect()
+    let rows = view.text().expect("text rows");
+    rows.iter()
+        .map(|row| row.iter().map(str::to_string).collect())
+        .collect()
 }
 
 /// One line of the file, without its end.

@@ -57,9 +57,9 @@ pub(crate) fn run_lines(spec: &Spec, mode: Mode, input: &Path) -> Tensor {
 /// The alert events of an `alerts` output, in order.
 fn events(alerts: &Tensor) -> Vec<serde_json::Value> {
     let rows = alerts.view();
-    let rows = rows.typed::<String>().expect("alerts are text");
+    let rows = rows.text().expect("alerts are text");
     rows.iter()
-        .flatten()
+        .flat_map(|row| row.iter())
         .filter(|e| !e.is_empty())
         .map(|e| serde_json::from_str(e).unwrap_or_else(|err| panic!("{e}: {err}")))
         .collect()

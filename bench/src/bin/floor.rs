@@ -278,17 +278,22 @@ fn window_stats(parser: &Parser, lines: &Lines, window: usize) -> Vec<[f64; stat
     if ends.last().map_or(0, |&(_, next)| next) < bytes.len() {
         ends.push((bytes.len(), bytes.len()));
     }
+    // One SIMD UTF-8 check of the whole block; line by line only where it fails.
+    let text = simdutf8::basic::from_utf8(bytes).ok();
     let mut start = 0;
     for (i, &(end, next)) in ends.iter().enumerate() {
         let mut line = &bytes[start..end];
         if next > end && line.last() == Some(&b'\r') {
             line = &line[..line.len() - 1];
         }
-        start = next;
-        let fields = match std::str::from_utf8(line) {
-            Ok(text) => parser.parse(text),
-            Err(_) => parser.parse(&String::from_utf8_lossy(line)),
+        let fields = match text.and_then(|t| t.get(start..start + line.len())) {
+            Some(text) => parser.parse(text),
+            None => match std::str::from_utf8(line) {
+                Ok(text) => parser.parse(text),
+                Err(_) => parser.parse(&String::from_utf8_lossy(line)),
+            },
         };
+        start = next;
         parsed.extend_from_slice(&fields);
         if (i + 1) % window == 0 {
             out.push(logs::window_stats(&parsed, &mut scratch));
@@ -351,7 +356,7 @@ fn logs(pipeline: &Path, input: &Path, output: &Path, threads: usize) -> Result<
         // The main thread only cuts the file into blocks of whole windows, counting newlines;
         // the parsing threads split and parse the lines.
         let mut file = File::open(input)?;
-        let mut chunk = vec![0u8; 1 << 22];
+        let mut chunk = vec![0u8; 1 << 16];
         let (mut block, mut lines, mut index) = (Vec::new(), 0, 0);
         let per_block = window * WINDOWS_PER_BLOCK;
         loop {
@@ -366,7 +371,9 @@ fn logs(pipeline: &Path, input: &Path, output: &Path, threads: usize) -> Result<
                     Some(at) => {
                         block.extend_from_slice(&rest[..=at]);
                         rest = &rest[at + 1..];
-                        let bytes = std::mem::take(&mut block);
+                        // The next block is about as large: one allocation for it.
+                        let size = block.len();
+                        let bytes = std::mem::replace(&mut block, Vec::with_capacity(size));
                         blocks_tx.send(Lines { index, bytes })?;
                         (lines, index) = (0, index + 1);
                     }

@@ -76,7 +76,7 @@ pub fn lines(data: &[u8]) {
     let body = &data[2..];
     let reader = std::io::BufReader::with_capacity(buffer, std::io::Cursor::new(body.to_vec()));
     let mut source = LineSource::from_reader("fuzz", reader).with_max_line(max_line);
-    let mut out = Vec::new();
+    let mut out = crate::tensor::TextColumn::new();
     while let Ok(n) = source.read_lines(&mut out, 3) {
         if n == 0 {
             break;
@@ -89,7 +89,7 @@ pub fn lines(data: &[u8]) {
     assert_eq!(stats.lines, expected as u64);
     assert_eq!(stats.bytes, body.len() as u64, "every byte read once");
     assert!(stats.invalid_utf8 <= stats.lines && stats.truncated <= stats.lines);
-    for line in &out {
+    for line in out.iter() {
         assert!(!line.contains('\n'), "a line end inside a line");
         // Each byte kept becomes one char at most (a bad byte becomes one U+FFFD).
         assert!(line.chars().count() <= max_line, "a line over the cap");

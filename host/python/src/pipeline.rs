@@ -261,12 +261,12 @@ pub fn tensor_to_py(py: Python<'_>, tensor: Tensor) -> PyResult<Py<PyAny>> {
         Data::I32(v) => array(py, v, shape),
         Data::U8(v) => array(py, v, shape),
         Data::Text(v) => {
+            let v = v.as_slice();
             if row_len == 1 {
-                Ok(PyList::new(py, v)?.into_any().unbind())
+                Ok(PyList::new(py, v.iter())?.into_any().unbind())
             } else {
-                let rows: Vec<Bound<'_, PyList>> = v
-                    .chunks(row_len.max(1))
-                    .map(|row| PyList::new(py, row))
+                let rows: Vec<Bound<'_, PyList>> = (0..shape[0])
+                    .map(|i| PyList::new(py, v.sub(i * row_len..(i + 1) * row_len).iter()))
                     .collect::<PyResult<_>>()?;
                 Ok(PyList::new(py, rows)?.into_any().unbind())
             }

@@ -385,7 +385,7 @@ mod tests {
             "[1, 2]",
             "   ",
         ];
-        let rows = Tensor::new(3, vec![2], events.map(str::to_string).to_vec()).expect("valid");
+        let rows = Tensor::text(3, vec![2], events.iter().collect()).expect("valid");
         let jsonl = dir.path().join("alerts.jsonl");
         let mut sink =
             FileSink::create(&jsonl, OutputFormat::Jsonl, &rows.layout()).expect("creates");
@@ -493,7 +493,7 @@ mod tests {
                 row_shape,
                 (0..n).map(|i| (i * 37 % 256) as u8).collect(),
             ),
-            DType::Text => Tensor::new(
+            DType::Text => Tensor::text(
                 rows,
                 row_shape,
                 (0..n)

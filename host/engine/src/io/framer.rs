@@ -4,21 +4,83 @@
 //! the next block is kept as a tail so a sequential run reads every record once.
 
 use super::{InputError, LineSource, LineStats, READ_CHUNK, SampleSource};
-use crate::tensor::{DType, Element, Layout, Tensor};
+use crate::tensor::{DType, Data, Layout, Tensor, TextColumn};
 
 /// Most block buffers a framer keeps for reuse: a batch of a parallel sweep hands back one
 /// per part (its memory is bounded by the planner's batch budget).
 const SPARES: usize = 64;
 
-/// A forward stream of records of type `T` that may be able to reposition.
-trait Records<T>: Send {
+/// Records held for a block: samples in a vector, lines in a [`TextColumn`].
+trait Buffer: Default + Send {
+    const DTYPE: DType;
+    fn len(&self) -> usize;
+    fn clear(&mut self);
+    fn reserve(&mut self, records: usize);
+    /// Appends `other`'s records from `from` on.
+    fn extend_from(&mut self, other: &Self, from: usize);
+    fn wrap(self) -> Data;
+    fn unwrap(data: Data) -> Option<Self>;
+}
+
+impl Buffer for Vec<f32> {
+    const DTYPE: DType = DType::F32;
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn clear(&mut self) {
+        Vec::clear(self)
+    }
+    fn reserve(&mut self, records: usize) {
+        Vec::reserve(self, records)
+    }
+    fn extend_from(&mut self, other: &Self, from: usize) {
+        self.extend_from_slice(&other[from..])
+    }
+    fn wrap(self) -> Data {
+        Data::F32(self)
+    }
+    fn unwrap(data: Data) -> Option<Self> {
+        match data {
+            Data::F32(values) => Some(values),
+            _ => None,
+        }
+    }
+}
+
+impl Buffer for TextColumn {
+    const DTYPE: DType = DType::Text;
+    fn len(&self) -> usize {
+        TextColumn::len(self)
+    }
+    fn clear(&mut self) {
+        TextColumn::clear(self)
+    }
+    fn reserve(&mut self, records: usize) {
+        TextColumn::reserve(self, records, 0)
+    }
+    fn extend_from(&mut self, other: &Self, from: usize) {
+        TextColumn::extend_from(self, other.as_slice().sub(from..other.len()))
+    }
+    fn wrap(self) -> Data {
+        Data::Text(self)
+    }
+    fn unwrap(data: Data) -> Option<Self> {
+        match data {
+            Data::Text(values) => Some(values),
+            _ => None,
+        }
+    }
+}
+
+/// A forward stream of records that may be able to reposition.
+trait Records<B>: Send {
     fn describe(&self) -> String;
     fn total(&self) -> Option<u64>;
-    fn read_into(&mut self, out: &mut Vec<T>, max: usize) -> Result<usize, InputError>;
+    fn read_into(&mut self, out: &mut B, max: usize) -> Result<usize, InputError>;
     fn seek(&mut self, position: u64) -> Result<bool, InputError>;
 }
 
-impl Records<f32> for Box<dyn SampleSource> {
+impl Records<Vec<f32>> for Box<dyn SampleSource> {
     fn describe(&self) -> String {
         self.as_ref().describe()
     }
@@ -33,14 +95,14 @@ impl Records<f32> for Box<dyn SampleSource> {
     }
 }
 
-impl Records<String> for LineSource {
+impl Records<TextColumn> for LineSource {
     fn describe(&self) -> String {
         LineSource::describe(self).to_string()
     }
     fn total(&self) -> Option<u64> {
         None
     }
-    fn read_into(&mut self, out: &mut Vec<String>, max: usize) -> Result<usize, InputError> {
+    fn read_into(&mut self, out: &mut TextColumn, max: usize) -> Result<usize, InputError> {
         self.read_lines(out, max)
     }
     fn seek(&mut self, position: u64) -> Result<bool, InputError> {
@@ -49,12 +111,12 @@ impl Records<String> for LineSource {
 }
 
 /// The framing of one kind of record.
-struct Frames<T, S> {
+struct Frames<B, S> {
     source: S,
     window: usize,
     hop: usize,
     /// Records `[tail_start, position)`, kept for the next block.
-    tail: Vec<T>,
+    tail: B,
     tail_start: u64,
     /// Where the source will read next.
     position: u64,
@@ -62,19 +124,19 @@ struct Frames<T, S> {
     end: Option<u64>,
     read: u64,
     /// Blocks' buffers handed back, to frame the next blocks into (at most [`SPARES`]).
-    spare: Vec<Vec<T>>,
+    spare: Vec<B>,
     /// What the records are called in messages.
     unit: &'static str,
 }
 
-impl<T: Element, S: Records<T>> Frames<T, S> {
+impl<B: Buffer, S: Records<B>> Frames<B, S> {
     fn new(source: S, window: usize, hop: usize, unit: &'static str) -> Self {
         Frames {
             end: source.total(),
             source,
             window,
             hop,
-            tail: Vec::new(),
+            tail: B::default(),
             tail_start: 0,
             position: 0,
             read: 0,
@@ -96,14 +158,14 @@ impl<T: Element, S: Records<T>> Frames<T, S> {
             span = span.min(end.saturating_sub(start));
         }
         if span < self.window as u64 {
-            return Ok(Tensor::empty(&Layout::new(T::DTYPE, vec![self.window])));
+            return Ok(Tensor::empty(&Layout::new(B::DTYPE, vec![self.window])));
         }
         self.move_to(start)?;
         let span = usize::try_from(span).unwrap_or(usize::MAX);
         let mut records = self.spare.pop().unwrap_or_default();
         records.clear();
         records.reserve(span.min(1 << 24));
-        records.extend_from_slice(&self.tail[(start - self.tail_start) as usize..]);
+        records.extend_from(&self.tail, (start - self.tail_start) as usize);
         while records.len() < span {
             let want = span - records.len();
             let n = self.source.read_into(&mut records, want)?;
@@ -121,9 +183,9 @@ impl<T: Element, S: Records<T>> Frames<T, S> {
             .unwrap_or(usize::MAX)
             .min(records.len());
         self.tail.clear();
-        self.tail.extend_from_slice(&records[keep..]);
+        self.tail.extend_from(&records, keep);
         self.tail_start = start + keep as u64;
-        match Tensor::strided(T::wrap(records), rows, vec![self.window], self.hop) {
+        match Tensor::strided(records.wrap(), rows, vec![self.window], self.hop) {
             Ok(tensor) => Ok(tensor),
             // `rows` was computed from the records read, so they always cover the rows.
             Err(e) => unreachable!("framing arithmetic: {e}"),
@@ -140,7 +202,8 @@ impl<T: Element, S: Records<T>> Frames<T, S> {
             self.position = start;
         } else if start > self.position {
             // A stream that cannot seek can still skip forward.
-            let mut discard = Vec::with_capacity(READ_CHUNK.min(1 << 12));
+            let mut discard = B::default();
+            discard.reserve(READ_CHUNK.min(1 << 12));
             while self.position < start {
                 discard.clear();
                 let want = usize::try_from(start - self.position).unwrap_or(usize::MAX);
@@ -165,18 +228,17 @@ impl<T: Element, S: Records<T>> Frames<T, S> {
 
     fn recycle(&mut self, block: Tensor) {
         if self.spare.len() < SPARES
-            && let Some(values) = T::vec_mut(&mut block.into_data())
+            && let Some(mut values) = B::unwrap(block.into_data())
         {
-            // Records that own memory (lines) are freed now, by the thread that framed them.
             values.clear();
-            self.spare.push(std::mem::take(values));
+            self.spare.push(values);
         }
     }
 }
 
 enum Input {
-    Samples(Frames<f32, Box<dyn SampleSource>>),
-    Lines(Frames<String, LineSource>),
+    Samples(Frames<Vec<f32>, Box<dyn SampleSource>>),
+    Lines(Box<Frames<TextColumn, LineSource>>),
 }
 
 /// Frames windows out of a [`SampleSource`] or a [`LineSource`].
@@ -217,7 +279,7 @@ impl Framer {
     /// text.
     pub fn lines(source: LineSource, window: usize, hop: usize) -> Framer {
         Framer {
-            input: Input::Lines(Frames::new(source, window, hop, "line")),
+            input: Input::Lines(Box::new(Frames::new(source, window, hop, "line"))),
         }
     }
 

@@ -15,6 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::InputError;
+use crate::tensor::TextColumn;
 
 /// Longest line kept whole by default: longer ones are cut to this many bytes.
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
@@ -57,19 +58,55 @@ pub struct LineSource {
     reader: Reader,
     max_line: usize,
     line: Vec<u8>,
+    /// Where the lines in the read buffer end, found together.
+    newlines: Vec<usize>,
+    at: Position,
+}
+
+/// Where a [`LineSource`] is, and what it has counted: kept apart from the reader, so that
+/// lines can be counted while they are read out of its buffer.
+#[derive(Default)]
+struct Position {
     stats: LineStats,
     /// The line the next read returns, and its byte offset.
     line_no: u64,
     offset: u64,
-    /// Byte offset of line `i * INDEX_EVERY` at `index[i]`, for files.
+    /// Byte offset of line `i * INDEX_EVERY` at `index[i]`; kept for files only.
     index: Vec<u64>,
+    file: bool,
+}
+
+impl Position {
+    /// Keeps the offset of every [`INDEX_EVERY`]th line of a file, as it is first reached.
+    fn begin_line(&mut self) {
+        if self.file
+            && self.line_no.is_multiple_of(INDEX_EVERY)
+            && self.index.len() as u64 == self.line_no / INDEX_EVERY
+        {
+            self.index.push(self.offset);
+        }
+    }
+
+    /// Counts the line just read (`offset` is past its end); whether it is read for the
+    /// first time.
+    fn end_line(&mut self, cut: bool) -> bool {
+        // A line read again after a seek is not counted again.
+        let new = self.line_no == self.stats.lines;
+        self.line_no += 1;
+        if new {
+            self.stats.lines += 1;
+            self.stats.truncated += u64::from(cut);
+            self.stats.bytes = self.offset;
+        }
+        new
+    }
 }
 
 impl std::fmt::Debug for LineSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LineSource")
             .field("name", &self.name)
-            .field("stats", &self.stats)
+            .field("stats", &self.at.stats)
             .finish()
     }
 }
@@ -83,6 +120,7 @@ impl LineSource {
         })?;
         let mut source = LineSource::from_reader(&path.display().to_string(), std::io::empty());
         source.reader = Reader::File(BufReader::with_capacity(1 << 16, file));
+        source.at.file = true;
         Ok(source)
     }
 
@@ -93,10 +131,8 @@ impl LineSource {
             reader: Reader::Stream(Box::new(reader)),
             max_line: DEFAULT_MAX_LINE,
             line: Vec::new(),
-            stats: LineStats::default(),
-            line_no: 0,
-            offset: 0,
-            index: Vec::new(),
+            newlines: Vec::new(),
+            at: Position::default(),
         }
     }
 
@@ -123,21 +159,20 @@ impl LineSource {
 
     /// What was read so far.
     pub fn stats(&self) -> LineStats {
-        self.stats
+        self.at.stats
     }
 
     /// Appends up to `max` lines to `out`, without their line ends; returns how many, 0 only
     /// at the end.
-    pub fn read_lines(&mut self, out: &mut Vec<String>, max: usize) -> Result<usize, InputError> {
+    pub fn read_lines(&mut self, out: &mut TextColumn, max: usize) -> Result<usize, InputError> {
         let mut n = 0;
         while n < max {
-            match self.next_line()? {
-                Some(line) => {
-                    out.push(line);
-                    n += 1;
-                }
-                None => break,
+            n += self.lines_in_buffer(out, max - n)?;
+            // The next line is not whole in the buffer, too long or not UTF-8 (or `max` met).
+            if n == max || !self.next_line(Some(out))? {
+                break;
             }
+            n += 1;
         }
         Ok(n)
     }
@@ -145,7 +180,7 @@ impl LineSource {
     /// Moves so that the next line read is line `position` (from 0); `Ok(false)` for a
     /// stream, which cannot go back (a file can: it keeps an index of line offsets).
     pub fn seek_line(&mut self, position: u64) -> Result<bool, InputError> {
-        if position == self.line_no {
+        if position == self.at.line_no {
             return Ok(true);
         }
         let Reader::File(file) = &mut self.reader else {
@@ -153,80 +188,88 @@ impl LineSource {
         };
         let k = usize::try_from(position / INDEX_EVERY)
             .unwrap_or(usize::MAX)
-            .min(self.index.len().saturating_sub(1));
+            .min(self.at.index.len().saturating_sub(1));
         let from = k as u64 * INDEX_EVERY;
         // Going back, or further forward than the next kept offset: seek there first.
-        if (position < self.line_no || from > self.line_no)
-            && let Some(&offset) = self.index.get(k)
+        if (position < self.at.line_no || from > self.at.line_no)
+            && let Some(&offset) = self.at.index.get(k)
         {
             file.seek(SeekFrom::Start(offset))
                 .map_err(|source| InputError::Read {
                     path: self.name.clone(),
                     source,
                 })?;
-            self.line_no = from;
-            self.offset = offset;
+            self.at.line_no = from;
+            self.at.offset = offset;
         }
-        while self.line_no < position && self.next_line()?.is_some() {}
+        while self.at.line_no < position && self.next_line(None)? {}
         Ok(true)
     }
 
-    /// Counts the line just read; whether it is read for the first time.
-    fn count_line(&mut self, cut: bool) -> bool {
-        // A line read again after a seek is not counted again.
-        let new = self.line_no == self.stats.lines;
-        self.line_no += 1;
-        if new {
-            self.stats.lines += 1;
-            self.stats.truncated += u64::from(cut);
-            self.stats.bytes = self.offset;
+    /// The usual lines: whole in the read buffer, no longer than the cap, UTF-8. They are
+    /// checked together and copied once, from the read buffer into `out`; the first line
+    /// that is not like that is left for [`next_line`](Self::next_line).
+    fn lines_in_buffer(&mut self, out: &mut TextColumn, max: usize) -> Result<usize, InputError> {
+        let buf = match &mut self.reader {
+            Reader::File(file) => file.fill_buf(),
+            Reader::Stream(stream) => stream.fill_buf(),
         }
-        new
+        .map_err(|source| InputError::Read {
+            path: self.name.clone(),
+            source,
+        })?;
+        // Where each whole line ends (its `\n`), up to the first one longer than the cap.
+        self.newlines.clear();
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', buf) {
+            if self.newlines.len() == max || newline - start > self.max_line {
+                break;
+            }
+            self.newlines.push(newline);
+            start = newline + 1;
+        }
+        // SIMD validation of all of them at once: std's check, line by line, was 7–18% of the
+        // framing thread's time (perf).
+        let span = self.newlines.last().map_or(0, |&n| n + 1);
+        let text = match simdutf8::compat::from_utf8(&buf[..span]) {
+            Ok(text) => text,
+            Err(e) => {
+                // The lines before the first bad byte are good.
+                let good = e.valid_up_to();
+                self.newlines.retain(|&n| n < good);
+                let span = self.newlines.last().map_or(0, |&n| n + 1);
+                // A prefix of valid UTF-8 that ends before an ASCII byte: it does not fail.
+                match std::str::from_utf8(&buf[..span]) {
+                    Ok(text) => text,
+                    Err(_) => {
+                        self.newlines.clear();
+                        ""
+                    }
+                }
+            }
+        };
+        let mut start = 0;
+        for &newline in &self.newlines {
+            self.at.begin_line();
+            let line = &text[start..newline];
+            out.push(line.strip_suffix('\r').unwrap_or(line));
+            self.at.offset += (newline + 1 - start) as u64;
+            self.at.end_line(false);
+            start = newline + 1;
+        }
+        let n = self.newlines.len();
+        match &mut self.reader {
+            Reader::File(file) => file.consume(start),
+            Reader::Stream(stream) => stream.consume(start),
+        }
+        Ok(n)
     }
 
-    /// The usual line: whole in the read buffer, no longer than the cap, UTF-8. It is copied
-    /// once, from the read buffer into its `String`; any other line takes the general path.
-    fn whole_line_in_buffer(&mut self) -> Result<Option<String>, InputError> {
-        let buf = self
-            .reader
-            .get()
-            .fill_buf()
-            .map_err(|source| InputError::Read {
-                path: self.name.clone(),
-                source,
-            })?;
-        let Some(newline) = memchr::memchr(b'\n', buf) else {
-            return Ok(None);
-        };
-        if newline > self.max_line {
-            return Ok(None);
-        }
-        let end = match buf[..newline].last() {
-            Some(b'\r') => newline - 1,
-            _ => newline,
-        };
-        // SIMD validation: std's check was 7–18% of the framing thread's time (perf).
-        let Ok(text) = simdutf8::basic::from_utf8(&buf[..end]) else {
-            return Ok(None);
-        };
-        let text = text.to_owned();
-        self.reader.get().consume(newline + 1);
-        self.offset += newline as u64 + 1;
-        self.count_line(false);
-        Ok(Some(text))
-    }
-
-    fn next_line(&mut self) -> Result<Option<String>, InputError> {
+    /// Reads one line into `out` (or past it, for `None`), whatever it is like; whether there
+    /// was one.
+    fn next_line(&mut self, out: Option<&mut TextColumn>) -> Result<bool, InputError> {
         self.line.clear();
-        if self.line_no.is_multiple_of(INDEX_EVERY)
-            && self.index.len() as u64 == self.line_no / INDEX_EVERY
-            && matches!(self.reader, Reader::File(_))
-        {
-            self.index.push(self.offset);
-        }
-        if let Some(text) = self.whole_line_in_buffer()? {
-            return Ok(Some(text));
-        }
+        self.at.begin_line();
         let (mut seen, mut ended, mut cut) = (false, false, false);
         while !ended {
             let buf = self
@@ -254,16 +297,16 @@ impl LineSource {
             }
             self.line.extend_from_slice(&buf[..take.min(room)]);
             self.reader.get().consume(used);
-            self.offset += used as u64;
+            self.at.offset += used as u64;
         }
         if !seen {
-            return Ok(None);
+            return Ok(false);
         }
         // A `\r` before the `\n` is part of the line end, unless the cut already dropped it.
         if ended && !cut && self.line.last() == Some(&b'\r') {
             self.line.pop();
         }
-        let new = self.count_line(cut);
+        let new = self.at.end_line(cut);
         if cut {
             // Do not count a character the cut went through as bad bytes: drop its start.
             if let Err(e) = std::str::from_utf8(&self.line)
@@ -272,14 +315,14 @@ impl LineSource {
                 self.line.truncate(e.valid_up_to());
             }
         }
-        let text = match std::str::from_utf8(&self.line) {
-            Ok(text) => text.to_string(),
-            Err(_) => {
-                self.stats.invalid_utf8 += u64::from(new);
-                String::from_utf8_lossy(&self.line).into_owned()
-            }
-        };
-        Ok(Some(text))
+        let text = String::from_utf8_lossy(&self.line);
+        if matches!(text, std::borrow::Cow::Owned(_)) {
+            self.at.stats.invalid_utf8 += u64::from(new);
+        }
+        if let Some(out) = out {
+            out.push(&text);
+        }
+        Ok(true)
     }
 }
 
@@ -330,9 +373,9 @@ mod tests {
     ) -> (Vec<String>, LineStats) {
         let reader = BufReader::with_capacity(buffer, std::io::Cursor::new(data.to_vec()));
         let mut source = LineSource::from_reader("test", reader).with_max_line(max_line);
-        let mut out = Vec::new();
+        let mut out = TextColumn::new();
         while source.read_lines(&mut out, per_call).expect("reads") > 0 {}
-        (out, source.stats())
+        (out.iter().map(str::to_string).collect(), source.stats())
     }
 
     #[test]
@@ -375,7 +418,7 @@ mod tests {
         let file = tempfile::NamedTempFile::new().expect("temp");
         std::fs::write(file.path(), &data).expect("write");
         let mut source = LineSource::open(file.path()).expect("open");
-        let mut out = Vec::new();
+        let mut out = TextColumn::new();
         for (at, n) in [
             (0u64, 10usize),
             (5000, 20),
@@ -394,7 +437,7 @@ mod tests {
                 n.min(12_388 - at as usize)
             );
             assert_eq!(
-                out,
+                out.iter().collect::<Vec<_>>(),
                 expected[at as usize..at as usize + out.len()],
                 "from line {at}"
             );

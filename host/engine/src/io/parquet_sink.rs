@@ -148,14 +148,14 @@ impl ParquetWriter {
             DType::I32 => spread!(i32, I32, |v: &i32| *v),
             DType::U8 => spread!(u8, I32, |v: &u8| i32::from(*v)),
             DType::Text => {
-                let typed = view.typed::<String>().map_err(|_| wrong())?;
+                let typed = view.text().map_err(|_| wrong())?;
                 for row in typed.iter() {
                     for (value, column) in row.iter().zip(elements.iter_mut()) {
                         let Column::Text(column) = column else {
                             return Err(wrong());
                         };
                         self.bytes += value.len();
-                        column.push(ByteArray::from(value.as_str()));
+                        column.push(ByteArray::from(value));
                     }
                 }
             }
@@ -284,8 +284,7 @@ mod tests {
             ]
         );
 
-        let text =
-            Tensor::new(2, vec![1], vec!["naïve ✓".to_string(), String::new()]).expect("tensor");
+        let text = Tensor::text(2, vec![1], ["naïve ✓", ""].iter().collect()).expect("tensor");
         write(&path, &[(0, &text)]);
         let (_, rows, _) = read_back(&path);
         assert_eq!(rows[0][1], Field::Str("naïve ✓".into()));

@@ -34,7 +34,7 @@ fn write_float(out: &mut impl Write, v: f64, json: bool) -> std::io::Result<()> 
     }
 }
 
-trait TextValue: Element {
+trait TextValue {
     fn write(&self, out: &mut impl Write, json: bool, sep: &[u8]) -> std::io::Result<()>;
 }
 
@@ -69,7 +69,7 @@ impl TextValue for f64 {
     }
 }
 
-impl TextValue for String {
+impl TextValue for str {
     fn write(&self, out: &mut impl Write, json: bool, _: &[u8]) -> std::io::Result<()> {
         if json {
             serde_json::to_writer(&mut *out, self).map_err(std::io::Error::other)
@@ -85,7 +85,7 @@ impl TextValue for String {
 /// is (on one line), other text is wrapped with its window index, and empty elements are
 /// skipped.
 fn write_events(out: &mut impl Write, t0: u64, view: &TensorView<'_>) -> std::io::Result<()> {
-    let Ok(rows) = view.typed::<String>() else {
+    let Ok(rows) = view.text() else {
         return Err(std::io::Error::other("row type changed during the run"));
     };
     for (i, row) in rows.iter().enumerate() {
@@ -125,7 +125,7 @@ impl TextValue for Complex32 {
     }
 }
 
-fn write_text<T: TextValue>(
+fn write_text<T: TextValue + Element>(
     out: &mut impl Write,
     csv: bool,
     t0: u64,
@@ -134,15 +134,24 @@ fn write_text<T: TextValue>(
     let Ok(rows) = view.typed::<T>() else {
         return Err(std::io::Error::other("row type changed during the run"));
     };
+    write_rows(out, csv, t0, rows.iter())
+}
+
+fn write_rows<'a, V: TextValue + ?Sized + 'a, R: IntoIterator<Item = &'a V>>(
+    out: &mut impl Write,
+    csv: bool,
+    t0: u64,
+    rows: impl Iterator<Item = R>,
+) -> std::io::Result<()> {
     let sep: &[u8] = if csv { b"," } else { b", " };
-    for (i, row) in rows.iter().enumerate() {
+    for (i, row) in rows.enumerate() {
         let t = t0 + i as u64;
         if csv {
             write!(out, "{t}")?;
         } else {
             write!(out, "{{\"t\": {t}, \"values\": [")?;
         }
-        for (j, v) in row.iter().enumerate() {
+        for (j, v) in row.into_iter().enumerate() {
             if csv || j > 0 {
                 out.write_all(sep)?;
             }
@@ -165,7 +174,10 @@ pub(super) fn write_text_any(
         DType::C32 => write_text::<Complex32>(out, csv, t0, view),
         DType::I32 => write_text::<i32>(out, csv, t0, view),
         DType::U8 => write_text::<u8>(out, csv, t0, view),
-        DType::Text if csv => write_text::<String>(out, csv, t0, view),
+        DType::Text if csv => match view.text() {
+            Ok(rows) => write_rows(out, csv, t0, rows.iter().map(|row| row.iter())),
+            Err(_) => Err(std::io::Error::other("row type changed during the run")),
+        },
         DType::Text => write_events(out, t0, view),
     }
 }

@@ -5,7 +5,7 @@ use super::contract::{wit, wit_0_1};
 use super::plugin_text;
 use crate::stage::Port;
 use crate::stage::StageError;
-use crate::tensor::{Complex32, DType, Element, Tensor, TensorView};
+use crate::tensor::{Complex32, DType, Element, Tensor, TensorView, TextColumn};
 
 pub(super) fn wit_dtype(dtype: DType) -> wit::Dtype {
     match dtype {
@@ -117,9 +117,18 @@ to_wit!(
     /// [`to_wit`] for a plugin built against 0.1.0: text as a string per element.
     to_wit_0_1,
     wit_0_1,
-    fill::<String>,
+    fill_strings,
     Vec::new()
 );
+
+/// Text elements as 0.1.0 has them: a string each.
+fn fill_strings(view: &TensorView<'_>, values: &mut Vec<String>) -> Result<(), StageError> {
+    values.clear();
+    for row in view.text()?.iter() {
+        values.extend(row.iter().map(str::to_string));
+    }
+    Ok(())
+}
 
 /// Complex elements as the contract has them: real and imaginary parts interleaved.
 fn fill_interleaved(view: &TensorView<'_>, values: &mut Vec<f32>) -> Result<(), StageError> {
@@ -134,20 +143,22 @@ fn fill_interleaved(view: &TensorView<'_>, values: &mut Vec<f32>) -> Result<(), 
 fn fill_text(view: &TensorView<'_>, buffer: &mut wit::TextBuffer) -> Result<(), StageError> {
     buffer.bytes.clear();
     buffer.ends.clear();
-    for row in view.typed::<String>()?.iter() {
-        for element in row {
-            buffer.bytes.extend_from_slice(element.as_bytes());
-            let end = u32::try_from(buffer.bytes.len())
-                .map_err(|_| StageError::Failed("one call's text is more than 4 GiB".into()))?;
-            buffer.ends.push(end);
-        }
+    let rows = view.text()?;
+    let too_long = || StageError::Failed("one call's text is more than 4 GiB".into());
+    // A row is one run of the block's text: one copy, its ends shifted.
+    for run in rows.iter() {
+        let base = buffer.bytes.len();
+        buffer.bytes.extend_from_slice(run.as_str().as_bytes());
+        u32::try_from(buffer.bytes.len()).map_err(|_| too_long())?;
+        buffer.ends.extend(run.ends().map(|e| (base + e) as u32));
     }
     Ok(())
 }
 
 /// The elements of a text buffer a plugin returned, checked: `count` of them, ends in order
-/// and within the bytes, the bytes UTF-8 and every end between two characters.
-fn text_elements(buffer: &wit::TextBuffer, count: usize) -> Result<Vec<String>, String> {
+/// and within the bytes, the bytes UTF-8 and every end between two characters. The bytes
+/// become the column's text without a copy.
+fn text_elements(buffer: wit::TextBuffer, count: usize) -> Result<TextColumn, String> {
     if buffer.ends.len() != count {
         return Err(format!(
             "returned {} text elements for {count}",
@@ -161,18 +172,15 @@ fn text_elements(buffer: &wit::TextBuffer, count: usize) -> Result<Vec<String>, 
             buffer.ends.last().copied().unwrap_or(0)
         ));
     }
-    let text = std::str::from_utf8(&buffer.bytes)
-        .map_err(|e| format!("returned text that is not UTF-8: {e}"))?;
-    let mut start = 0;
-    let mut out = Vec::with_capacity(count);
-    for (i, &end) in buffer.ends.iter().enumerate() {
-        let element = text.get(start..end as usize).ok_or_else(|| {
-            format!("returned text element {i} at bytes {start}..{end}, which is not a run of whole characters")
-        })?;
-        out.push(element.to_string());
-        start = end as usize;
-    }
-    Ok(out)
+    let text = String::from_utf8(buffer.bytes)
+        .map_err(|e| format!("returned text that is not UTF-8: {}", e.utf8_error()))?;
+    let ends = buffer.ends.into_iter().map(|e| e as usize).collect();
+    TextColumn::from_parts(text, ends).map_err(|e| {
+        format!(
+            "returned text element {} at bytes {}..{}, which is not a run of whole characters",
+            e.index, e.start, e.end
+        )
+    })
 }
 
 /// Checks a tensor a plugin returned for a block of `rows` against the layout it `declared`,
@@ -255,8 +263,8 @@ pub(crate) fn accept(
             let elements = rows.checked_mul(row_len).ok_or_else(|| {
                 format!("returned {rows} rows of {row_len} text elements, too many")
             })?;
-            let v = text_elements(&buffer, elements)?;
-            *out = Tensor::new(rows, row_shape, v).map_err(|e| e.to_string())?;
+            let v = text_elements(buffer, elements)?;
+            *out = Tensor::text(rows, row_shape, v).map_err(|e| e.to_string())?;
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::Complex32;
+use super::text::{TextColumn, TextSlice};
 
 /// Element type of a tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,8 +26,9 @@ pub enum DType {
     Text,
 }
 
-/// What one text element is planned to cost: a `String` (24 bytes) and a typical log line
-/// (about 150 bytes) with its allocation's rounding. Budgets and estimates use it;
+/// What one text element is planned to cost: a typical log line (about 150 bytes) and its end
+/// offset in the block's [`TextColumn`], with room for the buffer's growth. Budgets and
+/// estimates use it;
 /// [`Tensor::nbytes`](crate::tensor::Tensor::nbytes) counts the real lengths.
 pub const TEXT_ELEMENT_BYTES: usize = 192;
 
@@ -69,7 +71,7 @@ pub enum Data {
     C32(Vec<Complex32>),
     I32(Vec<i32>),
     U8(Vec<u8>),
-    Text(Vec<String>),
+    Text(TextColumn),
 }
 
 /// Borrowed element storage of a tensor view.
@@ -81,10 +83,11 @@ pub enum DataRef<'a> {
     C32(&'a [Complex32]),
     I32(&'a [i32]),
     U8(&'a [u8]),
-    Text(&'a [String]),
+    Text(TextSlice<'a>),
 }
 
-/// A Rust type that can be the element of a tensor.
+/// A Rust type that can be the element of a tensor: the numbers (text elements are held
+/// together, in a [`TextColumn`]).
 pub trait Element: Clone + Default + Send + Sync + fmt::Debug + 'static {
     /// The matching dtype.
     const DTYPE: DType;
@@ -96,7 +99,7 @@ pub trait Element: Clone + Default + Send + Sync + fmt::Debug + 'static {
     fn wrap(values: Vec<Self>) -> Data;
     /// Bit-exact equality: NaN payloads and signed zeros count.
     fn same(&self, other: &Self) -> bool;
-    /// Appends the element's little-endian bytes (text: a u32 byte length, then the bytes).
+    /// Appends the element's little-endian bytes.
     fn put_le(&self, out: &mut Vec<u8>);
     /// Takes one element off the front of `bytes`; `None` when they end first or are not
     /// an element.
@@ -179,50 +182,16 @@ element!(
 );
 element!(u8, U8, u64::from, |v, out| out.push(v), |b| b[0]);
 
-impl Element for String {
-    const DTYPE: DType = DType::Text;
-    fn slice(data: DataRef<'_>) -> Option<&[Self]> {
-        match data {
-            DataRef::Text(values) => Some(values),
-            _ => None,
-        }
-    }
-    fn vec_mut(data: &mut Data) -> Option<&mut Vec<Self>> {
-        match data {
-            Data::Text(values) => Some(values),
-            _ => None,
-        }
-    }
-    fn wrap(values: Vec<Self>) -> Data {
-        Data::Text(values)
-    }
-    fn same(&self, other: &Self) -> bool {
-        self == other
-    }
-    fn put_le(&self, out: &mut Vec<u8>) {
-        let len = u32::try_from(self.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&self.as_bytes()[..len as usize]);
-    }
-    fn get_le(bytes: &mut &[u8]) -> Option<Self> {
-        let (len, rest) = bytes.split_first_chunk::<4>()?;
-        let (text, rest) = rest.split_at_checked(u32::from_le_bytes(*len) as usize)?;
-        let text = std::str::from_utf8(text).ok()?.to_string();
-        *bytes = rest;
-        Some(text)
-    }
-}
-
-/// Calls `$f::<T>($args)` with `T` the element type of `$dtype`.
+/// Calls `$f::<T>($args)` with `T` the element type of `$dtype`, or for text `$text`.
 macro_rules! with_element {
-    ($dtype:expr, $f:ident($($args:expr),*)) => {
+    ($dtype:expr, $f:ident($($args:expr),*), text => $text:expr) => {
         match $dtype {
             $crate::tensor::DType::F32 => $f::<f32>($($args),*),
             $crate::tensor::DType::F64 => $f::<f64>($($args),*),
             $crate::tensor::DType::C32 => $f::<$crate::tensor::Complex32>($($args),*),
             $crate::tensor::DType::I32 => $f::<i32>($($args),*),
             $crate::tensor::DType::U8 => $f::<u8>($($args),*),
-            $crate::tensor::DType::Text => $f::<String>($($args),*),
+            $crate::tensor::DType::Text => $text,
         }
     };
 }
@@ -256,7 +225,7 @@ impl Data {
             Data::C32(v) => vec(v),
             Data::I32(v) => vec(v),
             Data::U8(v) => vec(v),
-            Data::Text(v) => vec(v) + v.iter().map(String::capacity).sum::<usize>(),
+            Data::Text(v) => v.nbytes(),
         }
     }
 
@@ -264,7 +233,7 @@ impl Data {
         fn empty<T: Element>() -> Data {
             T::wrap(Vec::new())
         }
-        with_element!(dtype, empty())
+        with_element!(dtype, empty(), text => Data::Text(TextColumn::new()))
     }
 
     pub(super) fn as_ref(&self) -> DataRef<'_> {
@@ -274,7 +243,7 @@ impl Data {
             Data::C32(v) => DataRef::C32(v),
             Data::I32(v) => DataRef::I32(v),
             Data::U8(v) => DataRef::U8(v),
-            Data::Text(v) => DataRef::Text(v),
+            Data::Text(v) => DataRef::Text(v.as_slice()),
         }
     }
 }
@@ -310,7 +279,7 @@ impl<'a> DataRef<'a> {
             DataRef::C32(v) => DataRef::C32(&v[range]),
             DataRef::I32(v) => DataRef::I32(&v[range]),
             DataRef::U8(v) => DataRef::U8(&v[range]),
-            DataRef::Text(v) => DataRef::Text(&v[range]),
+            DataRef::Text(v) => DataRef::Text(v.sub(range)),
         }
     }
 }

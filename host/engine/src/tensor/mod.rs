@@ -7,12 +7,14 @@
 
 mod element;
 mod layout;
+mod text;
 mod view;
 
 use element::with_element;
 pub use element::{DType, Data, DataRef, Element, TEXT_ELEMENT_BYTES};
 pub use layout::Layout;
 pub use rustfft::num_complex::Complex32;
+pub use text::{TextColumn, TextError, TextRows, TextSlice};
 pub use view::{Rows, TensorView};
 
 /// A tensor's data did not have the type or size a caller needed.
@@ -72,6 +74,16 @@ impl Tensor {
         Tensor::strided(T::wrap(values), rows, row_shape, row_len)
     }
 
+    /// A contiguous tensor of text rows, their elements given flat.
+    pub fn text(
+        rows: usize,
+        row_shape: Vec<usize>,
+        values: TextColumn,
+    ) -> Result<Tensor, TensorError> {
+        let row_len = row_shape.iter().product();
+        Tensor::strided(Data::Text(values), rows, row_shape, row_len)
+    }
+
     /// A tensor whose rows start `row_stride` elements apart; with a stride smaller than the
     /// row length, consecutive rows overlap (framing a signal into windows without copying).
     pub fn strided(
@@ -109,8 +121,18 @@ impl Tensor {
             }
             Some(T::wrap(values))
         }
+        fn text(mut bytes: &[u8]) -> Option<Data> {
+            let mut values = TextColumn::new();
+            while !bytes.is_empty() {
+                let (len, rest) = bytes.split_first_chunk::<4>()?;
+                let (element, rest) = rest.split_at_checked(u32::from_le_bytes(*len) as usize)?;
+                values.push(std::str::from_utf8(element).ok()?);
+                bytes = rest;
+            }
+            Some(Data::Text(values))
+        }
         let row_len = layout.row_len();
-        let data = with_element!(layout.dtype, values(bytes));
+        let data = with_element!(layout.dtype, values(bytes), text => text(bytes));
         let elements = data.as_ref().map_or(0, |d| d.len());
         let rows = elements.checked_div(row_len).unwrap_or(0);
         match data {
@@ -239,12 +261,48 @@ impl Tensor {
             }
             out.rows += src.rows;
         }
+        fn text(out: &mut Tensor, view: &TensorView<'_>) {
+            let src = match view.text() {
+                Ok(rows) => rows,
+                Err(e) => panic!("extend_rows: {e}"),
+            };
+            out.make_text_contiguous();
+            if let Data::Text(values) = &mut out.data {
+                if src.contiguous() {
+                    values.extend_from(src.elements());
+                } else {
+                    for row in src.iter() {
+                        values.extend_from(row);
+                    }
+                }
+            }
+            out.rows += src.rows;
+        }
         assert_eq!(
             (self.dtype(), self.row_shape.as_slice()),
             (view.dtype(), view.row_shape),
             "extend_rows: layouts differ"
         );
-        with_element!(self.dtype(), extend(self, view))
+        with_element!(self.dtype(), extend(self, view), text => text(self, view))
+    }
+
+    fn make_text_contiguous(&mut self) {
+        let row_len = self.row_len();
+        if (self.row_stride == row_len || self.rows <= 1)
+            && let Data::Text(values) = &mut self.data
+        {
+            values.truncate(self.rows * row_len);
+            self.row_stride = row_len;
+            return;
+        }
+        let mut copy = TextColumn::new();
+        if let Ok(rows) = self.view().text() {
+            for row in rows.iter() {
+                copy.extend_from(row);
+            }
+        }
+        self.data = Data::Text(copy);
+        self.row_stride = row_len;
     }
 
     fn make_contiguous<T: Element>(&mut self) {
@@ -322,15 +380,13 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let t = Tensor::strided(Data::Text(lines), 2, vec![3], 2).expect("framed lines");
-        let rows = t.view().typed::<String>().expect("text");
+        let t = Tensor::strided(Data::Text(lines.iter().collect()), 2, vec![3], 2)
+            .expect("framed lines");
+        let rows = t.view().text().expect("text");
         assert_eq!(rows.row(1), ["naïve ✓", "x,y\"z", "last"]);
         let copy = t.view().to_tensor();
         assert!(copy.bit_identical(&t));
-        assert_eq!(
-            copy.view().typed::<String>().expect("text").row(0)[2],
-            "naïve ✓"
-        );
+        assert_eq!(copy.view().text().expect("text").row(0).at(2), "naïve ✓");
         let bytes = t.view().to_le_bytes();
         let back = Tensor::from_le_bytes(&t.layout(), &bytes).expect("round trip");
         assert!(back.bit_identical(&t));
@@ -347,7 +403,7 @@ mod tests {
         other.extend_rows(&copy.slice_rows(0..1));
         assert_eq!(other.rows(), 3);
         assert!(!other.slice_rows(0..2).bit_identical(&copy.slice_rows(1..2)));
-        assert!(copy.nbytes() >= 6 * std::mem::size_of::<String>() + 30);
+        assert!(copy.nbytes() >= 6 * std::mem::size_of::<usize>() + 34);
     }
 
     #[test]

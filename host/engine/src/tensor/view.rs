@@ -4,7 +4,9 @@
 use ndarray::{ArrayView2, ShapeBuilder};
 
 use super::element::with_element;
-use super::{DType, DataRef, Element, Layout, Tensor, TensorError, needed_len};
+use super::{
+    DType, Data, DataRef, Element, Layout, Tensor, TensorError, TextColumn, TextRows, needed_len,
+};
 
 /// A borrowed block of rows.
 #[derive(Clone, Copy, Debug)]
@@ -38,8 +40,9 @@ impl<'a> TensorView<'a> {
 
     /// Bytes the rows' elements take (text: its characters, not an estimate).
     pub fn nbytes(&self) -> usize {
-        match self.typed::<String>() {
-            Ok(rows) => rows.iter().flatten().map(String::len).sum(),
+        match self.text() {
+            Ok(rows) if rows.contiguous() => rows.elements().as_str().len(),
+            Ok(rows) => rows.iter().map(|row| row.as_str().len()).sum(),
             Err(_) => self.rows * self.row_len() * self.dtype().size(),
         }
     }
@@ -79,6 +82,22 @@ impl<'a> TensorView<'a> {
             found: self.dtype(),
         })?;
         Ok(Rows {
+            values,
+            rows: self.rows,
+            row_len: self.row_len(),
+            row_stride: self.row_stride,
+        })
+    }
+
+    /// The rows of a text view.
+    pub fn text(&self) -> Result<TextRows<'a>, TensorError> {
+        let DataRef::Text(values) = self.data else {
+            return Err(TensorError::DType {
+                expected: DType::Text,
+                found: self.dtype(),
+            });
+        };
+        Ok(TextRows {
             values,
             rows: self.rows,
             row_len: self.row_len(),
@@ -130,7 +149,23 @@ impl<'a> TensorView<'a> {
                 row_stride: rows.row_len,
             }
         }
-        with_element!(self.dtype(), reverse(self))
+        fn text(view: &TensorView<'_>) -> Tensor {
+            let rows = match view.text() {
+                Ok(rows) => rows,
+                Err(e) => unreachable!("a view's own dtype: {e}"),
+            };
+            let mut values = TextColumn::with_capacity(rows.rows * rows.row_len, view.nbytes());
+            for i in (0..rows.rows).rev() {
+                values.extend_from(rows.row(i));
+            }
+            Tensor {
+                data: Data::Text(values),
+                rows: rows.rows,
+                row_shape: view.row_shape.to_vec(),
+                row_stride: rows.row_len,
+            }
+        }
+        with_element!(self.dtype(), reverse(self), text => text(self))
     }
 
     /// The rows' elements as little-endian bytes, row after row.
@@ -144,7 +179,19 @@ impl<'a> TensorView<'a> {
             }
             out
         }
-        with_element!(self.dtype(), bytes(self))
+        /// Text: each element as a u32 byte length, then its bytes.
+        fn text(view: &TensorView<'_>) -> Vec<u8> {
+            let mut out = Vec::with_capacity(view.nbytes() + 4 * view.rows * view.row_len());
+            if let Ok(rows) = view.text() {
+                for element in rows.iter().flat_map(|row| row.iter()) {
+                    let len = u32::try_from(element.len()).unwrap_or(u32::MAX);
+                    out.extend_from_slice(&len.to_le_bytes());
+                    out.extend_from_slice(&element.as_bytes()[..len as usize]);
+                }
+            }
+            out
+        }
+        with_element!(self.dtype(), bytes(self), text => text(self))
     }
 
     /// Bit-exact equality (see [`Tensor::bit_identical`]).
@@ -164,7 +211,13 @@ impl<'a> TensorView<'a> {
         {
             return false;
         }
-        with_element!(self.dtype(), same(self, other))
+        fn text(a: &TensorView<'_>, b: &TensorView<'_>) -> bool {
+            match (a.text(), b.text()) {
+                (Ok(a), Ok(b)) => a.iter().zip(b.iter()).all(|(x, y)| x == y),
+                _ => false,
+            }
+        }
+        with_element!(self.dtype(), same(self, other), text => text(self, other))
     }
 }
 

@@ -61,9 +61,9 @@ struct LogParse {
 
 impl Pure for LogParse {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
-        let input = call.input(0)?.typed::<String>()?;
+        let input = call.input(0)?.text()?;
         let output = out.reset::<f64>(call.rows, &self.row_shape);
-        let lines = input.iter().flatten();
+        let lines = input.iter().flat_map(|row| row.iter());
         for (line, dst) in lines.zip(output.chunks_exact_mut(field::COUNT)) {
             dst.copy_from_slice(&self.parser.parse(line));
         }
@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn every_line_gets_the_parsers_fields_bit_for_bit() {
         let text = lines();
-        let input = Tensor::new(2, vec![3], text.clone()).expect("valid tensor");
+        let input = Tensor::text(2, vec![3], text.iter().collect()).expect("valid tensor");
         let ports = [Port::plain(DType::Text, vec![3])];
         for params in [
             ParseParams::default(),
