@@ -47,14 +47,13 @@ impl Blocks {
             .spawn(move || {
                 let mut sink = ChannelSink(sender);
                 sqrtspace::run(&plan, &mut framer, WindowRange::all(), &mut sink)?;
-                let count = framer.total_samples().unwrap_or(framer.samples_read());
-                if count < window as u64 {
-                    return Err(ExecError::Input(sqrtspace::io::InputError::Format {
+                match crate::pipeline::short_input(&framer, window) {
+                    Some(message) => Err(ExecError::Input(sqrtspace::io::InputError::Format {
                         path: framer.describe(),
-                        message: format!("holds {count}, fewer than one window of {window}"),
-                    }));
+                        message,
+                    })),
+                    None => Ok(()),
                 }
-                Ok(())
             });
         let (receiver, thread) = match thread {
             Ok(thread) => (Some(receiver), Some(thread)),

@@ -237,6 +237,19 @@ fn accepts(function: &Bound<'_, PyAny>) -> PyResult<Accepts> {
     Ok(out)
 }
 
+/// Why an input is too short for a window (`holds 3 samples, fewer than one window of
+/// 4096`), counting what its header says it holds or, without one, what was read of it.
+pub fn short_input(framer: &Framer, window: usize) -> Option<String> {
+    let count = framer.total_samples().unwrap_or(framer.samples_read());
+    let unit = if framer.line_stats().is_some() {
+        "lines"
+    } else {
+        "samples"
+    };
+    (count < window as u64)
+        .then(|| format!("holds {count} {unit}, fewer than one window of {window}"))
+}
+
 /// A run's output as Python: an ndarray of shape `(rows, *row_shape)` for numbers (the
 /// engine's buffer handed over, not copied), a list of `str` for text (a list of lists when
 /// rows hold several strings).
@@ -454,20 +467,34 @@ impl Pipeline {
 
     /// Refuses an input shorter than one window, as the command line does.
     fn whole_window(&self, spec: &Spec, framer: &Framer) -> PyResult<()> {
-        let count = framer.total_samples().unwrap_or(framer.samples_read());
-        if count < spec.window as u64 {
-            let unit = if framer.line_stats().is_some() {
-                "lines"
-            } else {
-                "samples"
-            };
-            return Err(errors::InputError::new_err(format!(
-                "{} holds {count} {unit}, fewer than one window of {}",
-                framer.describe(),
-                spec.window
-            )));
+        match short_input(framer, spec.window) {
+            Some(message) => Err(errors::InputError::new_err(format!(
+                "{} {message}",
+                framer.describe()
+            ))),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// What `run`, `iter_blocks` and `evaluate` start from: the spec with the call's
+    /// overrides, the input framed for it (and remembered for `evaluate`), refused at once
+    /// when its length is known and shorter than a window, and the plan for it.
+    fn prepare(
+        &self,
+        py: Python<'_>,
+        overrides: &Overrides,
+        input: &Bound<'_, PyAny>,
+        format: Option<&str>,
+        channel: Option<usize>,
+    ) -> PyResult<(Spec, Framer, Plan)> {
+        let spec = self.spec_with(overrides)?;
+        let mut framer = self.framer(py, &spec, input, format, channel)?;
+        self.remember(input);
+        if framer.total_samples().is_some() {
+            self.whole_window(&spec, &framer)?;
+        }
+        let plan = self.plan_for(py, &spec, &mut framer)?;
+        Ok((spec, framer, plan))
     }
 
     fn remember(&self, input: &Bound<'_, PyAny>) {
@@ -886,18 +913,13 @@ impl Pipeline {
         channel: Option<usize>,
         output: Option<PathBuf>,
     ) -> PyResult<Py<PyAny>> {
-        let spec = self.spec_with(&Overrides {
+        let overrides = Overrides {
             target,
             mode,
             block,
             workers,
-        })?;
-        let mut framer = self.framer(py, &spec, &input, format, channel)?;
-        self.remember(&input);
-        if framer.total_samples().is_some() {
-            self.whole_window(&spec, &framer)?;
-        }
-        let plan = self.plan_for(py, &spec, &mut framer)?;
+        };
+        let (spec, mut framer, plan) = self.prepare(py, &overrides, &input, format, channel)?;
         let range = range.map_or(WindowRange::all(), |(start, end)| WindowRange {
             start,
             end,
@@ -948,18 +970,13 @@ impl Pipeline {
         format: Option<&str>,
         channel: Option<usize>,
     ) -> PyResult<crate::blocks::Blocks> {
-        let spec = self.spec_with(&Overrides {
+        let overrides = Overrides {
             target,
             mode,
             block,
             workers,
-        })?;
-        let mut framer = self.framer(py, &spec, &input, format, channel)?;
-        self.remember(&input);
-        if framer.total_samples().is_some() {
-            self.whole_window(&spec, &framer)?;
-        }
-        let plan = self.plan_for(py, &spec, &mut framer)?;
+        };
+        let (spec, framer, plan) = self.prepare(py, &overrides, &input, format, channel)?;
         Ok(crate::blocks::Blocks::start(
             plan,
             framer,
@@ -980,14 +997,13 @@ impl Pipeline {
         input: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let input = self.input_or_last(py, input)?;
-        let spec = self.spec_with(&Overrides {
+        let overrides = Overrides {
             target,
             ..Overrides::default()
-        })?;
-        let mut framer = self.framer(py, &spec, &input, None, None)?;
-        self.remember(&input);
+        };
+        let (spec, framer, mut plan) = self.prepare(py, &overrides, &input, None, None)?;
+        // Random access reads the input again: it must hold a window whatever its kind.
         self.whole_window(&spec, &framer)?;
-        let mut plan = self.plan_for(py, &spec, &mut framer)?;
         plan.mode = Mode::Sqrt;
         let range = t_range.map_or(WindowRange::all(), |(t0, t1)| WindowRange::new(t0, t1));
         let raised = &self.raised;

@@ -67,6 +67,13 @@ def test_input_errors(audio_wav, tmp_path):
         pipe.run(np.zeros((10000, 2), np.float32))
     with pytest.raises(sqrtspace.InputError, match="fewer than one window"):
         pipe.run(np.zeros(100, np.float32))
+    # A stream's length is known only once it ends: every way of running it says the same.
+    short = [np.zeros(60, np.float32), np.zeros(40, np.float32)]
+    message = "holds 100 samples, fewer than one window of 4096"
+    with pytest.raises(sqrtspace.InputError, match=message):
+        pipe.run(iter(short))
+    with pytest.raises(sqrtspace.InputError, match=message):
+        list(pipe.iter_blocks(iter(short)))
     with pytest.raises(sqrtspace.InputError, match="cannot open"):
         pipe.run(tmp_path / "missing.wav")
     slow = sqrtspace.Pipeline(window=256, hop=128, sample_rate=8000)
