@@ -324,8 +324,9 @@ impl<'p> ForwardSweep<'p> {
                     .map_or(0, |v| v.rows().saturating_sub(context[i]));
                 calls.push((t0, rows, context[i], views));
             }
-            // A kernel steps through the parts in time order, on the first worker's instance.
-            let pool = if node.kernel {
+            // A kernel steps through the parts in time order, on the first worker's instance;
+            // so does a stage whose parts have taken less time than waking the workers costs.
+            let pool = if node.kernel || self.cheap(id) {
                 None
             } else {
                 self.pool.as_deref()
@@ -376,6 +377,19 @@ impl<'p> ForwardSweep<'p> {
         Ok(target)
     }
 
+    /// Whether stage `id`'s parts have been cheaper than a meeting of the workers (their
+    /// wake-ups, tens of microseconds), over enough of them to tell: then the next batch's
+    /// parts run in order on this thread. Which thread computes a part does not change its
+    /// bits, so this only moves time.
+    fn cheap(&self, id: usize) -> bool {
+        let (calls, nanos) = self.runners.iter().fold((0u64, 0u64), |(c, n), r| {
+            r.stats
+                .get(id)
+                .map_or((c, n), |s| (c + s.calls, n + s.nanos))
+        });
+        calls >= CHEAP_AFTER_CALLS && nanos < calls * CHEAP_PART_NANOS
+    }
+
     /// Part `i` of `input` with the `want` rows before it in front: from the parts before it
     /// in this batch, then from the rows kept from earlier batches.
     fn with_context(
@@ -420,6 +434,12 @@ impl<'p> ForwardSweep<'p> {
         Ok(joined)
     }
 }
+
+/// Parts a stage runs on the workers before [`ForwardSweep::cheap`] judges its cost.
+const CHEAP_AFTER_CALLS: u64 = 64;
+
+/// A part quicker than this is not worth a meeting of the workers, nanoseconds.
+const CHEAP_PART_NANOS: u64 = 20_000;
 
 /// `f` of each item on the pool's workers, each call with the runner of the worker it lands
 /// on, results in order, or the first item's error in order. Each item is a task of its own,
