@@ -24,7 +24,9 @@ const LANE_INDEX: [f64; LANES] = [0.0, 1.0, 2.0, 3.0];
 
 /// Adds the lanes in a fixed order, then the elements left over after the last whole group.
 fn total(lanes: [f64; LANES], rest: impl Iterator<Item = f64>) -> f64 {
-    rest.fold((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]), |sum, x| sum + x)
+    rest.fold((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]), |sum, x| {
+        sum + x
+    })
 }
 
 /// The features of one magnitude spectrum whose element `i` is at `first_hz + i * step_hz`.
@@ -48,7 +50,10 @@ pub fn features(magnitudes: &[f32], first_hz: f64, step_hz: f64) -> [f32; 4] {
     }
     let rest64 = || rest.iter().map(|&m| f64::from(m));
     let total_m = total(sum, rest64());
-    let weighted = total(weighted, rest64().enumerate().map(|(j, m)| hz(tail + j) * m));
+    let weighted = total(
+        weighted,
+        rest64().enumerate().map(|(j, m)| hz(tail + j) * m),
+    );
     let energy = total(energy, rest64().map(|m| m * m));
     let mut peak = f64::NAN;
     let mut best = f32::NEG_INFINITY;
