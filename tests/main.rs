@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod contract;
+mod corpus;
 mod edge_cases;
 mod equivalence;
 mod fuzz_corpus;

@@ -16,6 +16,7 @@ macro_rules! exit_codes {
   6    a plugin cannot be loaded or failed (not found, another contract version, trap,
        deadline, memory cap, malformed output)
   7    a checkpoint on disk cannot be used (damaged, of another run, not asked to resume)
+  8    a run over many inputs finished, but some of them failed (the summary names them)
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Nothing is left behind but
        checkpoints, which --resume goes on from"
     };

@@ -46,7 +46,7 @@ impl CheckCommand {
             if once.rows() == 0 {
                 anyhow::bail!(
                     "{} holds no complete window for `{stage}` to run over",
-                    self.input.input.display()
+                    self.input.path()?.display()
                 );
             }
             if once.bit_identical(&blocks) {

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+
+use crate::args::usage;
 use sqrtspace::Spec;
 use sqrtspace::io::InputFormat;
 
@@ -14,8 +16,15 @@ pub struct InputArgs {
     /// The input file, or `-` for a stream on stdin. WAV, `.npy` and FLAC are told from their
     /// first bytes, gzip and zstd compression too; headerless f32 samples need
     /// `--format raw-f32` (or a name ending in .f32 or .raw).
-    #[arg(long, short)]
-    pub input: PathBuf,
+    ///
+    /// For `run`, a directory or a pattern (`'recordings/*.wav'`) runs every file it holds or
+    /// matches, one output each in the directory `--output` names.
+    #[arg(long, short, required_unless_present = "input_list")]
+    pub input: Option<PathBuf>,
+    /// A file naming the inputs, one path per line (`run` only): one output each in the
+    /// directory `--output` names.
+    #[arg(long, conflicts_with = "input")]
+    pub input_list: Option<PathBuf>,
     /// Input format, for an input with no header (one with a header is read as what it is,
     /// and refused when this disagrees).
     #[arg(long, value_parser = crate::args::choice::<InputFormat>())]
@@ -30,12 +39,25 @@ pub use sqrtspace::io::Opened;
 impl InputArgs {
     /// Whether the input is stdin.
     pub fn is_stdin(&self) -> bool {
-        self.input.as_os_str() == "-"
+        self.input.as_ref().is_some_and(|i| i.as_os_str() == "-")
+    }
+
+    /// Whether the input names many files (see [`crate::corpus`]).
+    pub fn is_corpus(&self) -> bool {
+        self.input_list.is_some() || self.input.as_deref().is_some_and(crate::corpus::is_corpus)
+    }
+
+    /// The one input file (or `-`); refused when the options name many.
+    pub fn path(&self) -> anyhow::Result<&Path> {
+        match &self.input {
+            Some(input) if !self.is_corpus() => Ok(input),
+            _ => usage!("this command reads one input: give --input FILE"),
+        }
     }
 
     /// Opens the input for `spec`, read from `pipeline`.
     pub fn open(&self, spec: &Spec, pipeline: &Path) -> anyhow::Result<Opened> {
-        open(&self.input, self.format, self.channel, spec, pipeline)
+        open(self.path()?, self.format, self.channel, spec, pipeline)
     }
 }
 

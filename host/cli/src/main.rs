@@ -22,6 +22,7 @@ mod args;
 mod bench_cmd;
 mod check_cmd;
 mod child;
+mod corpus;
 mod demo;
 mod gen_cmd;
 mod input;
@@ -76,8 +77,11 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         if cause.is::<Usage>() {
             return USAGE;
         }
-        if cause.is::<DiskCheckpointError>() {
+        if cause.is::<DiskCheckpointError>() || cause.is::<corpus::ManifestError>() {
             return 7;
+        }
+        if cause.is::<corpus::SomeFailed>() {
+            return 8;
         }
         if cause.is::<PluginError>() {
             return 6;

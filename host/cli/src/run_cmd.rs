@@ -98,8 +98,9 @@ pub struct RunCommand {
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
     /// Go on from the checkpoint in `--checkpoint-dir` (from the start when there is none),
-    /// after checking that the pipeline, plugins, input and options are the same.
-    #[arg(long, requires = "checkpoint_dir")]
+    /// after checking that the pipeline, plugins, input and options are the same; for many
+    /// inputs, skip those the output directory's manifest records as done (and unchanged).
+    #[arg(long)]
     resume: bool,
     /// Least seconds between checkpoints on disk (they are taken every k windows, but not
     /// more often than this).
@@ -176,6 +177,12 @@ impl RunCommand {
             spec.machine
                 .get_or_insert_with(Default::default)
                 .available_ram = Some(bytes);
+        }
+        if self.input.is_corpus() {
+            return self.corpus(spec);
+        }
+        if self.resume && self.checkpoint_dir.is_none() {
+            usage!("--resume needs --checkpoint-dir (or many inputs and an output directory)");
         }
         if self.input.is_stdin() && self.checkpoint_dir.is_some() {
             usage!(
@@ -266,6 +273,44 @@ impl RunCommand {
         self.finish(&plan, &framer, mode_reason, started, stats, None)
     }
 
+    /// Every input of a glob, a directory or a list into its own output in the directory
+    /// `--output` names.
+    fn corpus(&self, spec: Spec) -> anyhow::Result<()> {
+        let out_dir = match &self.output {
+            Some(dir) if dir.as_os_str() != "-" && !dir.is_file() => dir,
+            _ => {
+                usage!("many inputs need --output DIRECTORY: one output is written there for each")
+            }
+        };
+        for (given, flag) in [
+            (self.checkpoint_dir.is_some(), "--checkpoint-dir"),
+            (self.output_shards.is_some(), "--output-shards"),
+            (self.range.is_some(), "--range"),
+            (self.metrics_json.is_some(), "--metrics-json"),
+            (self.report, "--report"),
+        ] {
+            if given {
+                usage!(
+                    "{flag} takes one input; a run over many inputs records them in its manifest"
+                );
+            }
+        }
+        let workers = self
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        crate::corpus::CorpusRun {
+            pipeline: &self.pipeline,
+            inputs: crate::corpus::inputs(&self.input)?,
+            spec,
+            args: &self.input,
+            out_dir,
+            format: self.output_format,
+            workers,
+            resume: self.resume,
+        }
+        .execute()
+    }
+
     /// Refuses `--checkpoint-dir` over an input read once, forward (a compressed file).
     fn no_checkpoints_for_a_stream(&self, input: &str) -> anyhow::Result<()> {
         if self.checkpoint_dir.is_some() {
@@ -318,8 +363,14 @@ impl RunCommand {
                 .iter()
                 .map(|p| (p.stage.clone(), p.sha256.clone()))
                 .collect(),
-            input: InputIdentity::of(&self.input.input)
-                .with_context(|| format!("reading {}", self.input.input.display()))?,
+            input: InputIdentity::of(self.input.path()?).with_context(|| {
+                format!(
+                    "reading {}",
+                    self.input
+                        .path()
+                        .map_or_else(|_| String::new(), |p| p.display().to_string())
+                )
+            })?,
             options: format!(
                 "target {}, windows {}..{}, channel {}, input format {:?}, output format {format}",
                 plan.target_node().name,
@@ -421,7 +472,7 @@ impl RunCommand {
             return Ok(());
         }
         let same = match (
-            std::fs::canonicalize(&self.input.input),
+            std::fs::canonicalize(self.input.path()?),
             std::fs::canonicalize(output),
         ) {
             (Ok(input), Ok(output)) => input == output,
@@ -611,13 +662,16 @@ fn progress_bar(rows: Option<u64>) -> Option<indicatif::ProgressBar> {
 }
 
 /// A sink that moves a progress bar as rows are written.
-struct Progress<'a> {
+pub(crate) struct Progress<'a> {
     inner: &'a mut dyn Sink,
     bar: &'a Option<indicatif::ProgressBar>,
 }
 
 impl<'a> Progress<'a> {
-    fn new(inner: &'a mut dyn Sink, bar: &'a Option<indicatif::ProgressBar>) -> Progress<'a> {
+    pub(crate) fn new(
+        inner: &'a mut dyn Sink,
+        bar: &'a Option<indicatif::ProgressBar>,
+    ) -> Progress<'a> {
         Progress { inner, bar }
     }
 }
@@ -646,7 +700,7 @@ fn too_short(input: &str, samples: u64, window: usize) -> anyhow::Result<()> {
     too_short_of(input, samples, window, "samples")
 }
 
-fn too_short_of(input: &str, count: u64, window: usize, unit: &str) -> anyhow::Result<()> {
+pub fn too_short_of(input: &str, count: u64, window: usize, unit: &str) -> anyhow::Result<()> {
     if count < window as u64 {
         anyhow::bail!(sqrtspace::io::InputError::Format {
             path: input.into(),
