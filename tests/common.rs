@@ -13,6 +13,11 @@ pub fn root() -> std::path::PathBuf {
 pub const AUDIO_NATIVE: &str = include_str!("../pipelines/audio-native.ron");
 
 /// Chirp, tones and seeded noise: never constant, so a stale block shows.
+/// The path of `pipelines/NAME`, as a command-line argument.
+pub fn pipeline(name: &str) -> String {
+    root().join("pipelines").join(name).display().to_string()
+}
+
 pub fn chirp_noise(samples: usize, seed: u64) -> Vec<f32> {
     let mut out = vec![0.0; samples];
     AudioGenerator::new(8000, seed).fill(&mut out);

@@ -6,14 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{command, ok, s, sqrtspace};
-
-fn pipeline(name: &str) -> String {
-    crate::common::root()
-        .join("pipelines")
-        .join(name)
-        .display()
-        .to_string()
-}
+use crate::common::pipeline;
 
 /// 18 recordings of 1 to 3.5 s, an empty file and a WAV cut short.
 fn recordings(dir: &Path) -> Vec<PathBuf> {
@@ -45,6 +38,20 @@ fn single(input: &Path, out: &Path) -> Vec<u8> {
         s(out),
     ]);
     std::fs::read(out).expect("read")
+}
+
+/// Each input's output in `out` holds the bytes a run of that input alone writes.
+fn each_as_alone(inputs: &[PathBuf], out: &Path, scratch: &Path) {
+    for input in inputs {
+        let name = input.with_extension("npy");
+        let name = name.file_name().expect("name");
+        assert_eq!(
+            std::fs::read(out.join(name)).expect("output"),
+            single(input, scratch),
+            "{}",
+            input.display()
+        );
+    }
 }
 
 fn manifest(dir: &Path) -> serde_json::Value {
@@ -103,16 +110,7 @@ fn a_directory_of_recordings_gives_one_run_per_input_and_names_the_bad_ones() {
     }
     assert!(!out.join("empty.npy").exists() && !out.join("cut.npy").exists());
     let expected = dir.path().join("single.npy");
-    for input in &good {
-        let name = input.with_extension("npy");
-        let name = name.file_name().expect("name");
-        assert_eq!(
-            std::fs::read(out.join(name)).expect("output"),
-            single(input, &expected),
-            "{}",
-            input.display()
-        );
-    }
+    each_as_alone(&good, &out, &expected);
     assert_eq!(done(&out), 18);
 
     // A second run refuses to start over the manifest unless asked to resume; resuming
@@ -223,14 +221,7 @@ fn a_killed_run_resumes_where_it_stopped_and_lists_and_logs_work_too() {
         assert_eq!(after[name], *t, "{name} was redone");
     }
     let expected = dir.path().join("single.npy");
-    for input in &good {
-        let name = input.with_extension("npy");
-        let name = name.file_name().expect("name");
-        assert_eq!(
-            std::fs::read(out.join(name)).expect("output"),
-            single(input, &expected)
-        );
-    }
+    each_as_alone(&good, &out, &expected);
 
     // Lines: each log's alerts, as one run writes them.
     let logs = dir.path().join("logs");

@@ -13,14 +13,7 @@ use sqrtspace_test_artifacts as artifacts;
 
 use crate::bad_input::chain;
 use crate::cli::{EXE, command, ok, s, sqrtspace};
-
-fn pipeline(name: &str) -> String {
-    crate::common::root()
-        .join("pipelines")
-        .join(name)
-        .display()
-        .to_string()
-}
+use crate::common::pipeline;
 
 fn gen_audio(dir: &Path, name: &str, seconds: &str, extra: &[&str]) -> PathBuf {
     let path = dir.join(name);
