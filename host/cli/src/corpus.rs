@@ -56,67 +56,6 @@ struct Done {
     windows: u64,
 }
 
-/// Whether `input` names more than one file: a directory, or a pattern (`*`, `?`, `[`) that
-/// is not itself a file.
-pub fn is_corpus(input: &Path) -> bool {
-    input.is_dir() || (!input.exists() && input.to_string_lossy().contains(['*', '?', '[']))
-}
-
-/// The inputs a corpus run reads, in name order: the lines of `--input-list` (blank lines
-/// and lines starting with `#` skipped), the files directly in a directory (hidden ones
-/// skipped), or the files a pattern matches.
-pub fn inputs(args: &InputArgs) -> anyhow::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    if let Some(list) = &args.input_list {
-        let text = std::fs::read_to_string(list)
-            .with_context(|| format!("reading the input list {}", list.display()))?;
-        found.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(PathBuf::from),
-        );
-        if found.is_empty() {
-            usage!("the input list {} names no input", list.display());
-        }
-        return Ok(found);
-    }
-    let Some(input) = &args.input else {
-        usage!("--input or --input-list is needed");
-    };
-    if input.is_dir() {
-        for entry in std::fs::read_dir(input)
-            .with_context(|| format!("reading the directory {}", input.display()))?
-        {
-            let path = entry?.path();
-            let hidden = path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if path.is_file() && !hidden {
-                found.push(path);
-            }
-        }
-    } else {
-        let pattern = input.to_string_lossy();
-        let paths = glob::glob(&pattern).map_err(|e| {
-            anyhow::Error::new(crate::args::Usage(format!(
-                "--input {pattern}: not a pattern: {e}"
-            )))
-        })?;
-        for path in paths {
-            let path = path?;
-            if path.is_file() {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    if found.is_empty() {
-        usage!("--input {} matches no file", input.display());
-    }
-    Ok(found)
-}
-
 /// How a corpus run is asked for.
 pub struct CorpusRun<'a> {
     /// The pipeline file and its spec, with the command line's settings.
@@ -212,7 +151,7 @@ impl CorpusRun<'_> {
                                             windows,
                                         },
                                     );
-                                    crate::run_cmd::write_json(&manifest_path, &state.0)?;
+                                    crate::sinks::write_json(&manifest_path, &state.0)?;
                                 }
                                 Err(e) if is_stopped(&e) => return Err(e),
                                 Err(e) => state
@@ -376,7 +315,7 @@ impl CorpusRun<'_> {
             "samples"
         };
         if let Some(samples) = framer.total_samples() {
-            crate::run_cmd::too_short_of(&framer.describe(), samples, spec.window, unit)?;
+            crate::input::too_short_of(&framer.describe(), samples, spec.window, unit)?;
         }
         let mut plan = Plan::new(&spec, framer.total_windows())?;
         if plan.input_windows.is_some() {
@@ -385,10 +324,10 @@ impl CorpusRun<'_> {
         }
         let layout = plan.target_node().port.layout.clone();
         let mut sink = FileSink::create(output, format, &layout)?;
-        let mut watched = crate::run_cmd::Progress::new(&mut sink, bar);
+        let mut watched = crate::sinks::Progress::new(&mut sink, bar);
         let stats = run(&plan, &mut framer, WindowRange::all(), &mut watched)?;
         let count = framer.total_samples().unwrap_or(0);
-        crate::run_cmd::too_short_of(&framer.describe(), count, spec.window, unit)?;
+        crate::input::too_short_of(&framer.describe(), count, spec.window, unit)?;
         sink.finish()?;
         Ok(stats.windows_out)
     }

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
+
 use clap::Args;
 
 use crate::args::usage;
@@ -44,7 +46,7 @@ impl InputArgs {
 
     /// Whether the input names many files (see [`crate::corpus`]).
     pub fn is_corpus(&self) -> bool {
-        self.input_list.is_some() || self.input.as_deref().is_some_and(crate::corpus::is_corpus)
+        self.input_list.is_some() || self.input.as_deref().is_some_and(is_corpus)
     }
 
     /// The one input file (or `-`); refused when the options name many.
@@ -77,4 +79,83 @@ pub fn open(
         spec,
         &pipeline.display().to_string(),
     )?)
+}
+
+/// Whether `input` names more than one file: a directory, or a pattern (`*`, `?`, `[`) that
+/// is not itself a file.
+pub fn is_corpus(input: &Path) -> bool {
+    input.is_dir() || (!input.exists() && input.to_string_lossy().contains(['*', '?', '[']))
+}
+
+/// The inputs a corpus run reads, in name order: the lines of `--input-list` (blank lines
+/// and lines starting with `#` skipped), the files directly in a directory (hidden ones
+/// skipped), or the files a pattern matches.
+pub fn corpus_inputs(args: &InputArgs) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    if let Some(list) = &args.input_list {
+        let text = std::fs::read_to_string(list)
+            .with_context(|| format!("reading the input list {}", list.display()))?;
+        found.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(PathBuf::from),
+        );
+        if found.is_empty() {
+            usage!("the input list {} names no input", list.display());
+        }
+        return Ok(found);
+    }
+    let Some(input) = &args.input else {
+        usage!("--input or --input-list is needed");
+    };
+    if input.is_dir() {
+        for entry in std::fs::read_dir(input)
+            .with_context(|| format!("reading the directory {}", input.display()))?
+        {
+            let path = entry?.path();
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if path.is_file() && !hidden {
+                found.push(path);
+            }
+        }
+    } else {
+        let pattern = input.to_string_lossy();
+        let paths = glob::glob(&pattern).map_err(|e| {
+            anyhow::Error::new(crate::args::Usage(format!(
+                "--input {pattern}: not a pattern: {e}"
+            )))
+        })?;
+        for path in paths {
+            let path = path?;
+            if path.is_file() {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        usage!("--input {} matches no file", input.display());
+    }
+    Ok(found)
+}
+
+/// Refuses an input with no complete window: there would be nothing to compute, which is
+/// almost always a wrong file or a producer that died, not a result.
+pub fn too_short(input: &str, samples: u64, window: usize) -> anyhow::Result<()> {
+    too_short_of(input, samples, window, "samples")
+}
+
+pub fn too_short_of(input: &str, count: u64, window: usize, unit: &str) -> anyhow::Result<()> {
+    if count < window as u64 {
+        anyhow::bail!(sqrtspace::io::InputError::Format {
+            path: input.into(),
+            message: format!(
+                "holds {count} {unit}, fewer than one window of {window}: there is nothing to compute"
+            ),
+        });
+    }
+    Ok(())
 }

@@ -30,6 +30,7 @@ mod plan_cmd;
 mod plugin_cmd;
 mod report;
 mod run_cmd;
+mod sinks;
 
 use std::process::ExitCode;
 

@@ -8,8 +8,9 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::args::usage;
-use crate::input::{InputArgs, Opened};
+use crate::input::{InputArgs, Opened, too_short, too_short_of};
 use crate::report::Report;
+use crate::sinks::{Progress, write_json};
 use sqrtspace::exec::WindowRange;
 use sqrtspace::exec::run_persisted;
 use sqrtspace::exec::{CheckpointDir, DiskCheckpointStats, Identity, InputIdentity};
@@ -300,7 +301,7 @@ impl RunCommand {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         crate::corpus::CorpusRun {
             pipeline: &self.pipeline,
-            inputs: crate::corpus::inputs(&self.input)?,
+            inputs: crate::input::corpus_inputs(&self.input)?,
             spec,
             args: &self.input,
             out_dir,
@@ -410,10 +411,7 @@ impl RunCommand {
         if let (Some(bar), Some(saved)) = (&bar, &saved) {
             bar.set_position(saved.committed.rows);
         }
-        let mut watched = Progress {
-            inner: &mut sink,
-            bar: &bar,
-        };
+        let mut watched = Progress::new(&mut sink, &bar);
         let stats = run_persisted(plan, framer, range, &mut watched, &mut checkpoints, saved.as_ref())
             .with_context(|| {
                 format!(
@@ -659,65 +657,4 @@ fn progress_bar(rows: Option<u64>) -> Option<indicatif::ProgressBar> {
     };
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     Some(bar)
-}
-
-/// A sink that moves a progress bar as rows are written.
-pub(crate) struct Progress<'a> {
-    inner: &'a mut dyn Sink,
-    bar: &'a Option<indicatif::ProgressBar>,
-}
-
-impl<'a> Progress<'a> {
-    pub(crate) fn new(
-        inner: &'a mut dyn Sink,
-        bar: &'a Option<indicatif::ProgressBar>,
-    ) -> Progress<'a> {
-        Progress { inner, bar }
-    }
-}
-
-impl Sink for Progress<'_> {
-    fn write(
-        &mut self,
-        t0: u64,
-        rows: &sqrtspace::TensorView<'_>,
-    ) -> Result<(), sqrtspace::io::OutputError> {
-        self.inner.write(t0, rows)?;
-        if let Some(bar) = self.bar {
-            bar.inc(rows.rows() as u64);
-        }
-        Ok(())
-    }
-
-    fn commit(&mut self) -> Result<Option<sqrtspace::io::Committed>, sqrtspace::io::OutputError> {
-        self.inner.commit()
-    }
-}
-
-/// Refuses an input with no complete window: there would be nothing to compute, which is
-/// almost always a wrong file or a producer that died, not a result.
-fn too_short(input: &str, samples: u64, window: usize) -> anyhow::Result<()> {
-    too_short_of(input, samples, window, "samples")
-}
-
-pub fn too_short_of(input: &str, count: u64, window: usize, unit: &str) -> anyhow::Result<()> {
-    if count < window as u64 {
-        anyhow::bail!(sqrtspace::io::InputError::Format {
-            path: input.into(),
-            message: format!(
-                "holds {count} {unit}, fewer than one window of {window}: there is nothing to compute"
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Writes `value` as JSON to `path` through a temporary file renamed into place (or in
-/// place, to a device or FIFO such as `/dev/stdout`).
-pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    sqrtspace::io::write_atomically(path, |out| {
-        serde_json::to_writer_pretty(&mut *out, value)?;
-        std::io::Write::write_all(out, b"\n")
-    })?;
-    Ok(())
 }

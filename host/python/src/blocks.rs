@@ -47,7 +47,7 @@ impl Blocks {
             .spawn(move || {
                 let mut sink = ChannelSink(sender);
                 sqrtspace::run(&plan, &mut framer, WindowRange::all(), &mut sink)?;
-                match crate::pipeline::short_input(&framer, window) {
+                match crate::engine::short_input(&framer, window) {
                     Some(message) => Err(ExecError::Input(sqrtspace::io::InputError::Format {
                         path: framer.describe(),
                         message,
@@ -84,7 +84,7 @@ impl Blocks {
         });
         if let Ok(block) = block {
             *receiver = Some(rx);
-            return crate::pipeline::tensor_to_py(py, block).map(Some);
+            return crate::engine::tensor_to_py(py, block).map(Some);
         }
         // The run ended: its outcome says whether the iteration is complete.
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();

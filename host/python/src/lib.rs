@@ -3,6 +3,7 @@
 //! base class written in Python.
 
 mod blocks;
+mod engine;
 mod errors;
 mod pipeline;
 mod report;

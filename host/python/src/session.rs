@@ -66,11 +66,11 @@ impl PySession {
     fn pull_until(&self, py: Python<'_>, t: u64) -> PyResult<Py<PyAny>> {
         let mut guard = self.cell.lock().unwrap_or_else(|p| p.into_inner());
         let cell: &mut Cell = &mut guard;
-        let rows = crate::pipeline::guarded(py, || {
+        let rows = crate::engine::guarded(py, || {
             cell.with_dependent_mut(|_, session| session.pull_until(t))
         })?;
         let rows = rows.map_err(|e| errors::exec_error(py, &e, &self.raised))?;
-        crate::pipeline::tensor_to_py(py, rows)
+        crate::engine::tensor_to_py(py, rows)
     }
 
     /// Samples the input buffer holds at most.
