@@ -9,7 +9,7 @@ use crate::cli::{command, ok, s, sqrtspace};
 use crate::common::pipeline;
 
 /// 18 recordings of 1 to 3.5 s, an empty file and a WAV cut short.
-fn recordings(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn recordings(dir: &Path) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     for i in 0..18 {
         let path = dir.join(format!("rec-{i:02}.wav"));
@@ -28,7 +28,7 @@ fn recordings(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// What `sqrtspace run` writes for `input` alone.
-fn single(input: &Path, out: &Path) -> Vec<u8> {
+pub(crate) fn single(input: &Path, out: &Path) -> Vec<u8> {
     ok(&[
         "run",
         &pipeline("audio-native.ron"),
@@ -41,7 +41,7 @@ fn single(input: &Path, out: &Path) -> Vec<u8> {
 }
 
 /// Each input's output in `out` holds the bytes a run of that input alone writes.
-fn each_as_alone(inputs: &[PathBuf], out: &Path, scratch: &Path) {
+pub(crate) fn each_as_alone(inputs: &[PathBuf], out: &Path, scratch: &Path) {
     for input in inputs {
         let name = input.with_extension("npy");
         let name = name.file_name().expect("name");
@@ -54,16 +54,16 @@ fn each_as_alone(inputs: &[PathBuf], out: &Path, scratch: &Path) {
     }
 }
 
-fn manifest(dir: &Path) -> serde_json::Value {
+pub(crate) fn manifest(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("sqrtspace-manifest.json")).unwrap_or_default();
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
-fn done(dir: &Path) -> usize {
+pub(crate) fn done(dir: &Path) -> usize {
     manifest(dir)["done"].as_object().map_or(0, |d| d.len())
 }
 
-fn mtimes(dir: &Path) -> BTreeMap<String, std::time::SystemTime> {
+pub(crate) fn mtimes(dir: &Path) -> BTreeMap<String, std::time::SystemTime> {
     std::fs::read_dir(dir)
         .expect("dir")
         .map(|e| e.expect("entry").path())

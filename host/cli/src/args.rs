@@ -17,6 +17,8 @@ macro_rules! exit_codes {
        deadline, memory cap, malformed output)
   7    a checkpoint on disk cannot be used (damaged, of another run, not asked to resume)
   8    a run over many inputs finished, but some of them failed (the summary names them)
+  9    a cluster cannot form (a process did not connect in time, or runs something else) or
+       lost a process; the others stop too
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Nothing is left behind but
        checkpoints, which --resume goes on from"
     };

@@ -15,6 +15,8 @@ use sqrtspace::exec::{InputIdentity, WindowRange};
 use sqrtspace::io::{FileSink, OutputFormat};
 use sqrtspace::{ExecError, Plan, Spec, run};
 
+mod spread;
+
 use crate::args::usage;
 use crate::input::InputArgs;
 
@@ -57,107 +59,129 @@ struct Done {
 }
 
 /// How a corpus run is asked for.
-pub struct CorpusRun<'a> {
+#[derive(Clone)]
+pub struct CorpusRun {
     /// The pipeline file and its spec, with the command line's settings.
-    pub pipeline: &'a Path,
+    pub pipeline: PathBuf,
     pub spec: Spec,
     pub inputs: Vec<PathBuf>,
-    pub args: &'a InputArgs,
+    pub args: InputArgs,
     /// The output directory.
-    pub out_dir: &'a Path,
+    pub out_dir: PathBuf,
     pub format: Option<OutputFormat>,
     /// Inputs run at once (each on one worker, or more when there are fewer inputs).
     pub workers: usize,
     pub resume: bool,
 }
 
-impl CorpusRun<'_> {
-    /// Runs every input not already done; the summary goes to stderr.
-    pub fn execute(self) -> anyhow::Result<()> {
-        let plan = Plan::new(&self.spec, None)?;
-        let layout = plan.target_node().port.layout.clone();
-        let format = self
-            .format
-            .unwrap_or(if layout.dtype == sqrtspace::DType::Text {
-                OutputFormat::Jsonl
-            } else {
-                OutputFormat::Npy
-            });
-        let outputs = self.output_names(format)?;
-        let run_id = format!(
-            "pipeline {}, plugins {:?}, target {}, channel {}, input format {:?}, output format {format}",
-            sqrtspace::plugin::content_hash(
-                &std::fs::read(self.pipeline)
-                    .with_context(|| format!("reading {}", self.pipeline.display()))?
-            ),
-            plan.plugins
-                .iter()
-                .map(|p| (p.stage.as_str(), p.sha256.as_str()))
-                .collect::<Vec<_>>(),
-            plan.target_node().name,
-            self.args.channel.unwrap_or(0),
-            self.args.format,
-        );
-        std::fs::create_dir_all(self.out_dir)
-            .with_context(|| format!("creating the output directory {}", self.out_dir.display()))?;
-        let manifest_path = self.out_dir.join(MANIFEST);
-        let manifest = self.previous(&manifest_path, &run_id)?;
-        self.remove_partials(&outputs)?;
-        // What is left, smallest first: workers pop the largest.
-        let mut todo: Vec<(u64, usize)> = Vec::new();
-        let mut skipped = 0;
-        for (i, input) in self.inputs.iter().enumerate() {
-            let key = input.display().to_string();
-            let done = manifest.done.get(&key).is_some_and(|d| {
-                InputIdentity::of(input).is_ok_and(|id| id == d.identity)
-                    && self.out_dir.join(&d.output).is_file()
-            });
-            if done {
-                skipped += 1;
-            } else {
-                todo.push((std::fs::metadata(input).map_or(0, |m| m.len()), i));
+/// What every process of a corpus run knows before the first input runs.
+#[derive(Clone)]
+pub(crate) struct Prepared {
+    pub(crate) format: OutputFormat,
+    /// Each input's output file name, in the order of the inputs.
+    pub(crate) outputs: Vec<String>,
+    /// What every output is computed by: pipeline and plugin hashes, options.
+    pub(crate) run_id: String,
+}
+
+/// The manifest as the run goes: written again as each input finishes, so that a run that
+/// is killed still records what it finished; the failures, for the summary.
+pub(crate) struct Ledger {
+    path: PathBuf,
+    manifest: Manifest,
+    failed: Vec<(String, String)>,
+    skipped: usize,
+    /// The inputs this run is to run, largest first.
+    pub(crate) todo: Vec<usize>,
+}
+
+/// What running one input came to: its identity and the windows written, or why it failed.
+pub(crate) type Outcome = Result<(InputIdentity, u64), String>;
+
+impl Ledger {
+    /// Records one input's outcome (and writes the manifest when it finished).
+    pub(crate) fn record(
+        &mut self,
+        input: &Path,
+        output: &str,
+        outcome: Outcome,
+    ) -> anyhow::Result<()> {
+        match outcome {
+            Ok((identity, windows)) => {
+                self.manifest.done.insert(
+                    input.display().to_string(),
+                    Done {
+                        identity,
+                        output: output.to_string(),
+                        windows,
+                    },
+                );
+                crate::sinks::write_json(&self.path, &self.manifest)
+            }
+            Err(why) => {
+                self.failed.push((input.display().to_string(), why));
+                Ok(())
             }
         }
-        todo.sort();
-        let total = todo.len();
+    }
+
+    /// The summary on stderr; an error naming the inputs that failed, if any did.
+    pub(crate) fn finish(self, inputs: usize, out_dir: &Path) -> anyhow::Result<()> {
+        let failed = self.failed;
+        eprintln!(
+            "{inputs} inputs: {} written to {}, {} already done, {} failed",
+            self.todo.len() - failed.len(),
+            out_dir.display(),
+            self.skipped,
+            failed.len()
+        );
+        for (input, why) in &failed {
+            eprintln!("  failed: {input}: {why}");
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(SomeFailed {
+            failed: failed.len(),
+            total: inputs,
+            names: failed
+                .iter()
+                .map(|(i, _)| i.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+        .into())
+    }
+}
+
+impl CorpusRun {
+    /// Runs every input not already done, on this machine's threads; the summary goes to
+    /// stderr.
+    pub fn execute(self) -> anyhow::Result<()> {
+        let prepared = self.prepare()?;
+        let ledger = self.ledger(&prepared)?;
+        let total = ledger.todo.len();
         let per_input = (self.workers / total.max(1)).max(1);
         let (_bars, bar, windows) = progress_bars(total as u64);
-        let state = Mutex::new((manifest, Vec::<(String, String)>::new()));
-        let queue = Mutex::new(todo);
+        let queue = Mutex::new(ledger.todo.iter().rev().copied().collect::<Vec<_>>());
         let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let ledger = Mutex::new(ledger);
         let result: anyhow::Result<()> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..self.workers.min(total).max(1))
                 .map(|_| {
                     scope.spawn(|| -> anyhow::Result<()> {
-                        while let Some((_, i)) = next() {
-                            let input = &self.inputs[i];
-                            let output = self.out_dir.join(&outputs[i]);
-                            // The identity of what is read: taken before, so a file that
-                            // changes during its run is redone by the next --resume.
-                            let outcome = InputIdentity::of(input)
-                                .with_context(|| format!("reading {}", input.display()))
-                                .and_then(|identity| {
-                                    self.run_one(input, &output, format, per_input, &windows)
-                                        .map(|windows| (identity, windows))
-                                });
-                            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-                            match outcome {
-                                Ok((identity, windows)) => {
-                                    state.0.done.insert(
-                                        input.display().to_string(),
-                                        Done {
-                                            identity,
-                                            output: outputs[i].clone(),
-                                            windows,
-                                        },
-                                    );
-                                    crate::sinks::write_json(&manifest_path, &state.0)?;
-                                }
-                                Err(e) if is_stopped(&e) => return Err(e),
-                                Err(e) => state
-                                    .1
-                                    .push((input.display().to_string(), format!("{e:#}"))),
+                        while let Some(i) = next() {
+                            let outcome = self.run_input(i, &prepared, per_input, &windows);
+                            if let Err(e) = &outcome
+                                && is_stopped(e)
+                            {
+                                return outcome.map(|_| ());
                             }
+                            ledger.lock().unwrap_or_else(|p| p.into_inner()).record(
+                                &self.inputs[i],
+                                &prepared.outputs[i],
+                                outcome.map_err(|e| format!("{e:#}")),
+                            )?;
                             if let Some(bar) = &bar {
                                 bar.inc(1);
                             }
@@ -178,30 +202,95 @@ impl CorpusRun<'_> {
             bar.finish_and_clear();
         }
         result?;
-        let (_, failed) = state.into_inner().unwrap_or_else(|p| p.into_inner());
-        eprintln!(
-            "{} inputs: {} written to {}, {skipped} already done, {} failed",
-            self.inputs.len(),
-            total - failed.len(),
-            self.out_dir.display(),
-            failed.len()
-        );
-        for (input, why) in &failed {
-            eprintln!("  failed: {input}: {why}");
-        }
-        if failed.is_empty() {
-            return Ok(());
-        }
-        Err(SomeFailed {
-            failed: failed.len(),
-            total: self.inputs.len(),
-            names: failed
+        ledger
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .finish(self.inputs.len(), &self.out_dir)
+    }
+
+    /// The plan's output format, the output names and the run's identity: what every
+    /// process works out for itself.
+    pub(crate) fn prepare(&self) -> anyhow::Result<Prepared> {
+        let plan = Plan::new(&self.spec, None)?;
+        let layout = plan.target_node().port.layout.clone();
+        let format = self
+            .format
+            .unwrap_or(if layout.dtype == sqrtspace::DType::Text {
+                OutputFormat::Jsonl
+            } else {
+                OutputFormat::Npy
+            });
+        let outputs = self.output_names(format)?;
+        let run_id = format!(
+            "pipeline {}, plugins {:?}, target {}, channel {}, input format {:?}, output format {format}",
+            sqrtspace::plugin::content_hash(
+                &std::fs::read(&self.pipeline)
+                    .with_context(|| format!("reading {}", self.pipeline.display()))?
+            ),
+            plan.plugins
                 .iter()
-                .map(|(i, _)| i.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+                .map(|p| (p.stage.as_str(), p.sha256.as_str()))
+                .collect::<Vec<_>>(),
+            plan.target_node().name,
+            self.args.channel.unwrap_or(0),
+            self.args.format,
+        );
+        Ok(Prepared {
+            format,
+            outputs,
+            run_id,
+        })
+    }
+
+    /// The output directory made ready: the manifest to go on from (refused when it is of
+    /// another run, or when not resuming), what a killed run left removed, and what is left
+    /// to run, largest input first.
+    pub(crate) fn ledger(&self, prepared: &Prepared) -> anyhow::Result<Ledger> {
+        std::fs::create_dir_all(&self.out_dir)
+            .with_context(|| format!("creating the output directory {}", self.out_dir.display()))?;
+        let path = self.out_dir.join(MANIFEST);
+        let manifest = self.previous(&path, &prepared.run_id)?;
+        self.remove_partials(&prepared.outputs)?;
+        let mut todo: Vec<(u64, usize)> = Vec::new();
+        let mut skipped = 0;
+        for (i, input) in self.inputs.iter().enumerate() {
+            let key = input.display().to_string();
+            let done = manifest.done.get(&key).is_some_and(|d| {
+                InputIdentity::of(input).is_ok_and(|id| id == d.identity)
+                    && self.out_dir.join(&d.output).is_file()
+            });
+            if done {
+                skipped += 1;
+            } else {
+                todo.push((std::fs::metadata(input).map_or(0, |m| m.len()), i));
+            }
         }
-        .into())
+        // Largest first, ties in the inputs' order.
+        todo.sort_by_key(|&(size, i)| (std::cmp::Reverse(size), i));
+        Ok(Ledger {
+            path,
+            manifest,
+            failed: Vec::new(),
+            skipped,
+            todo: todo.into_iter().map(|(_, i)| i).collect(),
+        })
+    }
+
+    /// Runs input `i` into its output; the identity of what was read (taken before, so that
+    /// a file that changes during its run is redone by the next `--resume`) and the windows.
+    pub(crate) fn run_input(
+        &self,
+        i: usize,
+        prepared: &Prepared,
+        workers: usize,
+        bar: &Option<indicatif::ProgressBar>,
+    ) -> anyhow::Result<(InputIdentity, u64)> {
+        let input = &self.inputs[i];
+        let identity =
+            InputIdentity::of(input).with_context(|| format!("reading {}", input.display()))?;
+        let output = self.out_dir.join(&prepared.outputs[i]);
+        let windows = self.run_one(input, &output, prepared.format, workers, bar)?;
+        Ok((identity, windows))
     }
 
     /// Each input's output file: its name's stem and the format's extension; two inputs with
@@ -231,7 +320,7 @@ impl CorpusRun<'_> {
     /// a run that is stopped otherwise removes its own).
     fn remove_partials(&self, outputs: &[String]) -> anyhow::Result<()> {
         let ours: std::collections::BTreeSet<&str> = outputs.iter().map(String::as_str).collect();
-        for entry in std::fs::read_dir(self.out_dir)
+        for entry in std::fs::read_dir(&self.out_dir)
             .with_context(|| format!("reading {}", self.out_dir.display()))?
         {
             let path = entry?.path();
@@ -306,7 +395,7 @@ impl CorpusRun<'_> {
             self.args.format,
             self.args.channel,
             &spec,
-            self.pipeline,
+            &self.pipeline,
         )?;
         let mut framer = opened.framer(&spec);
         let unit = if framer.line_stats().is_some() {
@@ -333,7 +422,7 @@ impl CorpusRun<'_> {
     }
 }
 
-fn is_stopped(error: &anyhow::Error) -> bool {
+pub(crate) fn is_stopped(error: &anyhow::Error) -> bool {
     error
         .chain()
         .any(|cause| matches!(cause.downcast_ref::<ExecError>(), Some(ExecError::Stopped)))

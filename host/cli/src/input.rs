@@ -13,7 +13,7 @@ use sqrtspace::Spec;
 use sqrtspace::io::InputFormat;
 
 /// `--input`, `--format`, `--channel`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct InputArgs {
     /// The input file, or `-` for a stream on stdin. WAV, `.npy` and FLAC are told from their
     /// first bytes, gzip and zstd compression too; headerless f32 samples need

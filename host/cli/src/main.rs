@@ -22,6 +22,8 @@ mod args;
 mod bench_cmd;
 mod check_cmd;
 mod child;
+mod cluster;
+mod cluster_cmd;
 mod corpus;
 mod demo;
 mod gen_cmd;
@@ -67,6 +69,8 @@ enum Command {
     /// Run each plugin stage over an input's first windows in one call and in small blocks,
     /// and say which give different bits (classic and sqrt mode would disagree over them).
     Check(check_cmd::CheckCommand),
+    /// Run over many processes and machines on timely-dataflow.
+    Cluster(cluster_cmd::ClusterCommand),
     /// The benchmark matrix: datasets sized against a memory budget × settings × modes, each
     /// run in its own process; a CSV and plots.
     Bench(bench_cmd::BenchCommand),
@@ -83,6 +87,15 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         }
         if cause.is::<corpus::SomeFailed>() {
             return 8;
+        }
+        if let Some(cluster) = cause.downcast_ref::<cluster::ClusterError>() {
+            return match cluster {
+                cluster::ClusterError::Usage(_) => USAGE,
+                _ => 9,
+            };
+        }
+        if let Some(failed) = cause.downcast_ref::<cluster_cmd::ProcessFailed>() {
+            return failed.code;
         }
         if cause.is::<PluginError>() {
             return 6;
@@ -206,6 +219,7 @@ fn main() -> ExitCode {
         Command::Plugin(cmd) => cmd.execute(),
         Command::Check(cmd) => cmd.execute(),
         Command::Bench(cmd) => cmd.execute(),
+        Command::Cluster(cmd) => cmd.execute(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

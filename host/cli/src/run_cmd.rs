@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::args::usage;
+use crate::cluster::ClusterArgs;
 use crate::input::{InputArgs, Opened, too_short, too_short_of};
 use crate::report::Report;
 use crate::sinks::{Progress, write_json};
@@ -135,7 +136,12 @@ impl Sink for Discard {
 }
 
 impl RunCommand {
-    pub fn execute(mut self) -> anyhow::Result<()> {
+    pub fn execute(self) -> anyhow::Result<()> {
+        self.execute_in(None)
+    }
+
+    /// Runs as one process of a cluster when `cluster` says so (many inputs only, for now).
+    pub fn execute_in(mut self, cluster: Option<ClusterArgs>) -> anyhow::Result<()> {
         let started = Instant::now();
         // Before any worker thread starts, so that the count covers them all.
         self.llc = Some(std::sync::Mutex::new(LlcCounter::start()));
@@ -180,7 +186,14 @@ impl RunCommand {
                 .available_ram = Some(bytes);
         }
         if self.input.is_corpus() {
-            return self.corpus(spec);
+            return self.corpus(spec, cluster);
+        }
+        if cluster.is_some() {
+            usage!(
+                "cluster run takes many inputs for now (a directory, a pattern or --input-list) \
+                 and spreads them over the cluster; one long input across a cluster is not \
+                 supported yet: run it with `sqrtspace run`"
+            );
         }
         if self.resume && self.checkpoint_dir.is_none() {
             usage!("--resume needs --checkpoint-dir (or many inputs and an output directory)");
@@ -276,7 +289,7 @@ impl RunCommand {
 
     /// Every input of a glob, a directory or a list into its own output in the directory
     /// `--output` names.
-    fn corpus(&self, spec: Spec) -> anyhow::Result<()> {
+    fn corpus(&self, spec: Spec, cluster: Option<ClusterArgs>) -> anyhow::Result<()> {
         let out_dir = match &self.output {
             Some(dir) if dir.as_os_str() != "-" && !dir.is_file() => dir,
             _ => {
@@ -299,17 +312,20 @@ impl RunCommand {
         let workers = self
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        crate::corpus::CorpusRun {
-            pipeline: &self.pipeline,
+        let run = crate::corpus::CorpusRun {
+            pipeline: self.pipeline.clone(),
             inputs: crate::input::corpus_inputs(&self.input)?,
             spec,
-            args: &self.input,
-            out_dir,
+            args: self.input.clone(),
+            out_dir: out_dir.clone(),
             format: self.output_format,
             workers,
             resume: self.resume,
+        };
+        match cluster {
+            Some(cluster) => run.execute_on(&cluster),
+            None => run.execute(),
         }
-        .execute()
     }
 
     /// Refuses `--checkpoint-dir` over an input read once, forward (a compressed file).
