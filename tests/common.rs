@@ -115,3 +115,16 @@ pub fn stage<'a>(stats: &'a RunStats, name: &str) -> &'a sqrtspace::exec::StageS
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("no stage {name}"))
 }
+
+/// Whether a child ended by `Child::kill` (SIGKILL on Unix; on Windows `TerminateProcess`,
+/// which leaves exit code 1).
+pub fn killed(status: std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        std::os::unix::process::ExitStatusExt::signal(&status) == Some(9)
+    }
+    #[cfg(not(unix))]
+    {
+        status.code() == Some(1)
+    }
+}

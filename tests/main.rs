@@ -10,6 +10,8 @@ mod corpus;
 mod edge_cases;
 mod equivalence;
 mod fuzz_corpus;
+// The guide is a shell script, run by bash with symlinks to the checkout and the binary.
+#[cfg(unix)]
 mod guide;
 mod logs;
 mod ml;

@@ -2,7 +2,6 @@
 //! ends up byte for byte that of a run never interrupted, and a checkpoint that does not
 //! belong to the run is refused.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -93,7 +92,7 @@ fn killed_twenty_times_then_resumed_equals_the_uninterrupted_run() {
         // SIGKILL: no chance to clean up or flush.
         let _ = child.kill();
         let done = child.wait_with_output().expect("ends");
-        if done.status.signal() == Some(9) {
+        if crate::common::killed(done.status) {
             killed += 1;
         } else {
             assert!(
@@ -156,7 +155,7 @@ fn kill_after_first_checkpoint(args: &[&str], ck: &Path) {
     }
     let _ = child.kill();
     let status = child.wait().expect("ends");
-    assert_eq!(status.signal(), Some(9), "killed mid-run");
+    assert!(crate::common::killed(status), "killed mid-run");
 }
 
 /// Refused with exit code 7 and `needle` in the message, leaving the output in progress.

@@ -294,6 +294,8 @@ fn flac_gives_the_windows_of_the_same_samples_in_a_wav() {
     assert_eq!(run(&gz, "gz.npy", &[]), plain);
 }
 
+/// Devices, FIFOs and symlinks as Unix has them.
+#[cfg(unix)]
 #[test]
 fn special_outputs_are_written_in_place_and_never_replaced() {
     use std::os::unix::fs::FileTypeExt;

@@ -1,8 +1,13 @@
 //! What a process costs: peak RSS and page faults (getrusage), resident memory by what backs
 //! it, bytes read and written (`/proc/self/io`), last-level-cache misses. A run's own counters
 //! are [`RunStats`](crate::RunStats).
+//!
+//! Each figure comes from where the operating system keeps it: on Linux `/proc/self` and
+//! `getrusage`, and `perf_event_open` for the cache counter; on macOS `getrusage` (whose
+//! `ru_maxrss` is in bytes there); on Windows the process memory, time and I/O counters
+//! (`sqrtspace-os`). What a platform does not say is absent (`None`, or a reason), never a
+//! made-up zero.
 
-use nix::sys::resource::{UsageWho, getrusage};
 use serde::{Deserialize, Serialize};
 
 /// Resource usage of this process so far.
@@ -21,8 +26,12 @@ pub struct Usage {
     pub system_secs: f64,
 }
 
-/// Resident memory of this process now (`/proc/self/statm`), when the system says.
+/// Resident memory of this process now (`/proc/self/statm`; the working set on Windows),
+/// when the system says.
 pub fn current_rss() -> Option<u64> {
+    if let Some(counters) = sqrtspace_os::process_counters() {
+        return Some(counters.working_set);
+    }
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
@@ -43,7 +52,16 @@ fn status_bytes(status: &str, name: &str) -> Option<u64> {
 /// before `exec` into it, so a child spawned by a large parent (a test harness, a bench
 /// driver) reports the parent's size as its own peak. `VmHWM` belongs to the program's own
 /// address space.
+///
+/// Elsewhere: the peak working set on Windows, `ru_maxrss` on macOS (whose `exec` starts
+/// the count afresh).
 pub fn peak_rss() -> Option<u64> {
+    if let Some(counters) = sqrtspace_os::process_counters() {
+        return Some(counters.peak_working_set);
+    }
+    if cfg!(target_os = "macos") {
+        return rusage().map(|u| u.max_rss_bytes);
+    }
     status_bytes(&std::fs::read_to_string("/proc/self/status").ok()?, "VmHWM")
 }
 
@@ -79,25 +97,50 @@ impl Resident {
 }
 
 impl Usage {
-    /// The usage of this process (all threads) until now.
+    /// The usage of this process (all threads) until now; zeros where the system says
+    /// nothing.
     pub fn now() -> Usage {
-        match getrusage(UsageWho::RUSAGE_SELF) {
-            Ok(u) => {
-                let secs =
-                    |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
-                Usage {
-                    // Linux reports kilobytes.
-                    max_rss_bytes: peak_rss()
-                        .unwrap_or_else(|| u64::try_from(u.max_rss()).unwrap_or(0) * 1024),
-                    minor_faults: u64::try_from(u.minor_page_faults()).unwrap_or(0),
-                    major_faults: u64::try_from(u.major_page_faults()).unwrap_or(0),
-                    user_secs: secs(u.user_time()),
-                    system_secs: secs(u.system_time()),
-                }
-            }
-            Err(_) => Usage::default(),
+        let Some(mut usage) = rusage() else {
+            return Usage::default();
+        };
+        if cfg!(target_os = "linux")
+            && let Some(peak) = peak_rss()
+        {
+            usage.max_rss_bytes = peak;
         }
+        usage
     }
+}
+
+/// `getrusage(RUSAGE_SELF)`, with `ru_maxrss` in bytes (Linux counts it in KiB, macOS in
+/// bytes).
+#[cfg(unix)]
+fn rusage() -> Option<Usage> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let u = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
+    let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    Some(Usage {
+        max_rss_bytes: u64::try_from(u.max_rss()).unwrap_or(0) * unit,
+        minor_faults: u64::try_from(u.minor_page_faults()).unwrap_or(0),
+        major_faults: u64::try_from(u.major_page_faults()).unwrap_or(0),
+        user_secs: secs(u.user_time()),
+        system_secs: secs(u.system_time()),
+    })
+}
+
+/// The process counters as [`Usage`]: Windows counts page faults without telling soft from
+/// hard ones, so all are counted as minor.
+#[cfg(not(unix))]
+fn rusage() -> Option<Usage> {
+    let c = sqrtspace_os::process_counters()?;
+    Some(Usage {
+        max_rss_bytes: c.peak_working_set,
+        minor_faults: c.page_faults,
+        major_faults: 0,
+        user_secs: c.user_100ns as f64 * 1e-7,
+        system_secs: c.kernel_100ns as f64 * 1e-7,
+    })
 }
 
 /// I/O counters of this process (`/proc/self/io`); absent where the kernel does not expose
@@ -142,8 +185,12 @@ impl IoCounters {
 
 /// Last-level-cache read misses of this process, from the CPU's counters (`perf_event_open`),
 /// counted from [`LlcCounter::start`] in the calling thread and every thread started after it.
+/// Only on Linux: elsewhere [`LlcCounter::start`] says why there is none.
 #[derive(Debug)]
-pub struct LlcCounter(perf_event::Counter);
+pub struct LlcCounter(
+    #[cfg(target_os = "linux")] perf_event::Counter,
+    #[cfg(not(target_os = "linux"))] (),
+);
 
 /// What [`LlcCounter`] found: a count, or why there is none.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -154,6 +201,7 @@ pub enum LlcMisses {
     Unavailable(String),
 }
 
+#[cfg(target_os = "linux")]
 impl LlcCounter {
     /// Opens and enables the counter; the reason when the machine or the kernel does not allow it.
     pub fn start() -> Result<LlcCounter, String> {
@@ -180,7 +228,24 @@ impl LlcCounter {
     }
 }
 
+#[cfg(not(target_os = "linux"))]
+impl LlcCounter {
+    /// There is no counter to open off Linux: the reason.
+    pub fn start() -> Result<LlcCounter, String> {
+        Err(format!(
+            "cache counters are read through Linux's perf_event_open, which {} does not have",
+            std::env::consts::OS
+        ))
+    }
+
+    /// Never reached: [`LlcCounter::start`] gives none to read.
+    pub fn read(&mut self) -> LlcMisses {
+        LlcMisses::Unavailable("no cache counter on this system".into())
+    }
+}
+
 /// Why the cache counter cannot be read, in words.
+#[cfg(target_os = "linux")]
 fn unavailable(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(code) if code == nix::libc::ENOENT || code == nix::libc::EOPNOTSUPP => {

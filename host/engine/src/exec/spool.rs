@@ -5,7 +5,6 @@
 //! the stage's output once.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 
 use crate::tensor::{Layout, Tensor, TensorView};
 
@@ -28,16 +27,63 @@ impl Spool {
 
     /// Stores `rows`, the first of them window `t0`.
     pub(crate) fn write(&self, t0: u64, rows: &TensorView<'_>) -> std::io::Result<()> {
-        self.file
-            .write_all_at(&rows.to_le_bytes(), t0 * self.row_bytes)
+        write_all_at(&self.file, &rows.to_le_bytes(), t0 * self.row_bytes)
     }
 
     /// Reads back `rows` rows from window `t0`.
     pub(crate) fn read(&self, t0: u64, rows: usize) -> std::io::Result<Tensor> {
         let mut bytes = vec![0u8; rows * self.row_bytes as usize];
-        self.file.read_exact_at(&mut bytes, t0 * self.row_bytes)?;
+        read_exact_at(&self.file, &mut bytes, t0 * self.row_bytes)?;
         Tensor::from_le_bytes(&self.layout, &bytes).map_err(std::io::Error::other)
     }
+}
+
+/// Writes all of `bytes` at `offset`, without moving a shared cursor.
+#[cfg(unix)]
+fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+/// Reads exactly `bytes.len()` bytes from `offset`.
+#[cfg(unix)]
+fn read_exact_at(file: &File, bytes: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, bytes, offset)
+}
+
+/// Writes all of `bytes` at `offset` (Windows' `seek_write` may write less than asked).
+#[cfg(windows)]
+fn write_all_at(file: &File, mut bytes: &[u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !bytes.is_empty() {
+        match file.seek_write(bytes, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                bytes = &bytes[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads exactly `bytes.len()` bytes from `offset`.
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut bytes: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !bytes.is_empty() {
+        match file.seek_read(bytes, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                bytes = &mut bytes[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
