@@ -116,6 +116,22 @@ fn a_cluster_on_loopback_writes_what_one_machine_writes_byte_for_byte() {
     }
     each_as_alone(&good[..3], &spread, &dir.path().join("one.npy"));
 
+    // Again over the finished directory without --resume: refused by process 0, and the
+    // other processes end too rather than wait for it.
+    let hosts = hostfile(dir.path(), 2);
+    let again: Vec<_> = (0..2).map(|i| process(&args, &hosts, 2, i, &[])).collect();
+    let codes: Vec<_> = again
+        .into_iter()
+        .map(|child| finish_within(child, Duration::from_secs(60)))
+        .map(|out| {
+            if out.status.code() == Some(7) {
+                assert!(stderr(&out).contains("pass --resume"), "{}", stderr(&out));
+            }
+            out.status.code()
+        })
+        .collect();
+    assert_eq!(codes, [Some(7), Some(0)]);
+
     // Logs through the Wasm plugins, over two processes started by hand.
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).expect("mkdir");

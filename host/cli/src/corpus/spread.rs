@@ -40,8 +40,18 @@ impl CorpusRun {
         let work = move |worker: &mut timely::worker::Worker| -> anyhow::Result<Option<Ledger>> {
             let (run, prepared) = &*job;
             // Worker 0 alone looks at the output directory, before any input is handed out.
+            // When it cannot go on (a manifest of another run, say) it still takes part in
+            // the dataflow, handing out nothing, so that every process ends rather than
+            // waits for it; its error is the run's.
+            let failure: Rc<RefCell<Option<anyhow::Error>>> = Rc::default();
             let ledger = match worker.index() {
-                0 => Some(run.ledger(prepared)?),
+                0 => match run.ledger(prepared) {
+                    Ok(ledger) => Some(ledger),
+                    Err(e) => {
+                        *failure.borrow_mut() = Some(e);
+                        None
+                    }
+                },
                 _ => None,
             };
             let assignments = ledger
@@ -53,7 +63,6 @@ impl CorpusRun {
                 None => None,
             };
             let ledger = Rc::new(RefCell::new(ledger));
-            let failure: Rc<RefCell<Option<anyhow::Error>>> = Rc::default();
             let mut handle = InputHandle::<(), CapacityContainerBuilder<Vec<Assignment>>>::new();
             let (kept, failed) = (Rc::clone(&ledger), Rc::clone(&failure));
             let running_job = Arc::clone(&job);
