@@ -3,8 +3,9 @@
 //! time and I/O counters). Linux and macOS answer through `/proc` and `getrusage`, read by the
 //! engine itself; on them, and everywhere else, every function here returns `None`.
 //!
-//! The one crate of the workspace allowed `unsafe`: each call is a documented Win32 function
-//! given a pointer to a stack value of the size it asks for.
+//! The crate made for the `unsafe` those calls need, so that the engine stays without it: each
+//! call is a documented Win32 function given a pointer to a stack value of the size it asks
+//! for.
 
 /// This process's memory, time and I/O, as Windows counts them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

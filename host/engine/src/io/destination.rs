@@ -2,7 +2,6 @@
 //! written in place), and writing a whole file atomically: into a temporary file beside it,
 //! synced and renamed into place.
 
-use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -117,8 +116,19 @@ pub(super) fn needs_a_file(path: &Path, kind: &str, what: &str) -> OutputError {
 }
 
 /// Makes a rename or a new file in `dir` durable.
+///
+/// On Unix by syncing the directory. Windows cannot open a directory as a file (it is
+/// refused, "Access denied"), and NTFS journals a rename itself: there it is nothing to do.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// Why `file` could not be created, said about its directory where that is the reason.
