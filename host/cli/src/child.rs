@@ -112,10 +112,22 @@ pub fn run(args: &[OsString], metrics: &Path, budget: Option<u64>) -> anyhow::Re
     })
 }
 
-/// A process's resident set (`VmRSS`), bytes.
+/// A process's resident set, bytes: `VmRSS` from `/proc` on Linux (one small read per
+/// poll), what sysinfo reads from the system elsewhere (task info on macOS, the working set
+/// on Windows).
 fn resident_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    if cfg!(target_os = "linux") {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        return Some(kib * 1024);
+    }
+    let mut system = sysinfo::System::new().ok()?;
+    let pid = sysinfo::Pid::from_u32(pid);
+    system.refresh_processes_specifics(
+        sysinfo::ProcessesToUpdate::Some(&[pid]),
+        false,
+        sysinfo::ProcessRefreshKind::nothing().with_memory(),
+    );
+    Some(system.process(pid)?.memory())
 }

@@ -122,7 +122,10 @@ impl fmt::Display for Report {
                 ByteSize(io.rchar),
                 ByteSize(io.wchar)
             )?,
-            None => writeln!(f, "   I/O: n/a (no /proc/self/io)")?,
+            None => writeln!(
+                f,
+                "   I/O: n/a (this system keeps no per-process I/O counters)"
+            )?,
         }
         if let Some(lines) = self.lines {
             writeln!(

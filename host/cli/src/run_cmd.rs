@@ -34,12 +34,15 @@ use sqrtspace::{ExecError, Mode, Plan, Session, Spec, run};
   sqrtspace run pipelines/audio.ron --input day.wav --output y.npy --checkpoint-dir ck --resume
 
 Environment:
-  SQRTSPACE_PLUGIN_PATH  directories (separated by ':') searched first for plugins named by
-                         file name
-  SQRTSPACE_CACHE_DIR    where compiled plugins are cached (default:
-                         $XDG_CACHE_HOME/sqrtspace/components, ~/.cache/sqrtspace/components)
-  XDG_DATA_HOME          the user's plugins are in $XDG_DATA_HOME/sqrtspace/plugins
-                         (default ~/.local/share/sqrtspace/plugins)
+  SQRTSPACE_PLUGIN_PATH  directories (separated by ':', ';' on Windows) searched first for
+                         plugins named by file name
+  SQRTSPACE_CACHE_DIR    where compiled plugins are cached (default: sqrtspace/components in
+                         the user's cache directory: $XDG_CACHE_HOME or ~/.cache on Linux,
+                         ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows)
+  XDG_DATA_HOME          the user's plugins are in $XDG_DATA_HOME/sqrtspace/plugins on Linux
+                         (default ~/.local/share/sqrtspace/plugins; on macOS
+                         ~/Library/Application Support/sqrtspace/plugins, on Windows
+                         %LOCALAPPDATA%\\sqrtspace\\plugins)
 
 ",
     crate::args::exit_codes!()

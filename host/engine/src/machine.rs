@@ -1,4 +1,5 @@
-//! What the planner knows about the machine: memory (sysinfo), cache sizes (Linux sysfs),
+//! What the planner knows about the machine: memory (sysinfo), cache sizes (sysfs on Linux,
+//! sysctl on macOS, `GetLogicalProcessorInformation` on Windows: `sqrtspace-os`),
 //! cores, and what touching fresh memory costs, each overridable in the pipeline.
 
 use std::sync::OnceLock;
@@ -12,7 +13,7 @@ use crate::spec::MachineOverrides;
 /// 3.8 GB and takes 3 s longer than the same work in cache on a 2-vCPU Xeon VM); measuring it
 /// at start-up would itself raise every run's peak RSS by the buffer it touches.
 const FRESH_NS_PER_BYTE: f64 = 0.8;
-/// Cache size assumed when sysfs does not say.
+/// Cache size assumed when the operating system does not say.
 const UNKNOWN_CACHE: u64 = 32 << 20;
 
 /// Facts about the machine a plan is made for.
@@ -93,76 +94,35 @@ fn detect() -> Machine {
         // Without memory figures, plan as if memory were scarce.
         Err(_) => (1 << 30, 1 << 30, "memory unknown (1 GiB assumed)"),
     };
-    let (l2, llc) = cache_sizes();
-    let mut source = vec![memory];
-    source.push(if llc.is_some() {
-        "caches from sysfs"
-    } else {
-        "caches unknown (32 MiB assumed)"
-    });
+    let caches = sqrtspace_os::cache_sizes();
+    let (l2, llc, caches_from) = match caches {
+        // Without an L2 listed, the last level is the cache a core has.
+        Some(c) => (
+            c.l2.unwrap_or(c.llc),
+            c.llc,
+            format!("caches from {}", c.source),
+        ),
+        None => (
+            UNKNOWN_CACHE,
+            UNKNOWN_CACHE,
+            "caches unknown (32 MiB assumed)".to_string(),
+        ),
+    };
     Machine {
         total_ram,
         available_ram,
-        l2_bytes: l2.unwrap_or(UNKNOWN_CACHE),
-        llc_bytes: llc.unwrap_or(UNKNOWN_CACHE),
+        l2_bytes: l2,
+        llc_bytes: llc,
         cores: std::thread::available_parallelism().map_or(1, usize::from),
         fresh_ns_per_byte: FRESH_NS_PER_BYTE,
-        source: source.join(", "),
+        source: format!("{memory}, {caches_from}"),
     }
-}
-
-/// The L2 and last-level data cache sizes of cpu0, from sysfs.
-fn cache_sizes() -> (Option<u64>, Option<u64>) {
-    let mut l2 = None;
-    let mut llc: Option<(u32, u64)> = None;
-    for index in 0..8 {
-        let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
-        let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).ok();
-        let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
-        else {
-            continue;
-        };
-        let (Ok(level), Some(bytes)) = (level.trim().parse::<u32>(), parse_cache_size(&size))
-        else {
-            continue;
-        };
-        if kind.trim() == "Instruction" {
-            continue;
-        }
-        if level == 2 {
-            l2 = Some(bytes);
-        }
-        if llc.is_none_or(|(l, _)| level > l) {
-            llc = Some((level, bytes));
-        }
-    }
-    (l2, llc.map(|(_, b)| b))
-}
-
-/// "48K", "2048K", "300M" as sysfs writes them.
-fn parse_cache_size(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let (digits, scale) = match t.chars().last()? {
-        'K' => (&t[..t.len() - 1], 1 << 10),
-        'M' => (&t[..t.len() - 1], 1 << 20),
-        'G' => (&t[..t.len() - 1], 1 << 30),
-        _ => (t, 1),
-    };
-    digits.parse::<u64>().ok().map(|n| n * scale)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spec::ByteSize;
-
-    #[test]
-    fn sysfs_sizes_parse() {
-        assert_eq!(parse_cache_size("48K\n"), Some(48 << 10));
-        assert_eq!(parse_cache_size("300M"), Some(300 << 20));
-        assert_eq!(parse_cache_size("512"), Some(512));
-        assert_eq!(parse_cache_size("lots"), None);
-    }
 
     #[test]
     fn detection_finds_plausible_facts_and_overrides_win() {

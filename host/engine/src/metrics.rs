@@ -1,5 +1,6 @@
 //! What a process costs: peak RSS and page faults (getrusage), resident memory by what backs
-//! it, bytes read and written (`/proc/self/io`), last-level-cache misses. A run's own counters
+//! it, bytes read and written (`/proc/self/io`, Windows' I/O counters), last-level-cache
+//! misses. A run's own counters
 //! are [`RunStats`](crate::RunStats).
 //!
 //! Each figure comes from where the operating system keeps it: on Linux `/proc/self` and
@@ -158,8 +159,18 @@ pub struct IoCounters {
 }
 
 impl IoCounters {
-    /// The counters now, if readable.
+    /// The counters now, if readable: `/proc/self/io` on Linux; on Windows the bytes passed
+    /// to read and write operations (which do not tell the cache from storage, so only the
+    /// call counts are set). macOS keeps no such counters per process.
     pub fn now() -> Option<IoCounters> {
+        if let Some(c) = sqrtspace_os::process_counters() {
+            return Some(IoCounters {
+                rchar: c.read_bytes,
+                wchar: c.write_bytes,
+                read_bytes: 0,
+                write_bytes: 0,
+            });
+        }
         let text = std::fs::read_to_string("/proc/self/io").ok()?;
         Some(IoCounters::parse(&text))
     }

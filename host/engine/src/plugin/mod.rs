@@ -202,16 +202,14 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// Where compiled components are cached: `SQRTSPACE_CACHE_DIR`, else the user's cache
-/// directory (`$XDG_CACHE_HOME/sqrtspace` or `~/.cache/sqrtspace`).
+/// Where compiled components are cached: `SQRTSPACE_CACHE_DIR`, else `sqrtspace/components`
+/// in the user's cache directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux,
+/// `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows).
 pub fn default_cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SQRTSPACE_CACHE_DIR") {
         return Some(PathBuf::from(dir));
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("sqrtspace").join("components"))
+    Some(dirs::cache_dir()?.join("sqrtspace").join("components"))
 }
 
 impl Runtime {
@@ -313,14 +311,11 @@ impl Runtime {
     }
 }
 
-/// The user's plugins directory: `$XDG_DATA_HOME/sqrtspace/plugins`, or
-/// `~/.local/share/sqrtspace/plugins`.
+/// The user's plugins directory, `sqrtspace/plugins` in the user's local data directory:
+/// `$XDG_DATA_HOME` or `~/.local/share` on Linux, `~/Library/Application Support` on macOS,
+/// `%LOCALAPPDATA%` on Windows.
 pub fn user_plugin_dir() -> Option<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data.join("sqrtspace").join("plugins"))
+    Some(dirs::data_local_dir()?.join("sqrtspace").join("plugins"))
 }
 
 /// Finds a plugin file: an absolute path as is; a relative one in each directory of
