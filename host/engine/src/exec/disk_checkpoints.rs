@@ -291,7 +291,7 @@ fn write(dir: &Path, saved: &Saved) -> Result<u64, DiskCheckpointError> {
     out.write_all(&bytes).map_err(io_error(&temp))?;
     out.sync_all().map_err(io_error(&temp))?;
     drop(out);
-    std::fs::rename(&temp, &file).map_err(io_error(&file))?;
+    crate::io::rename_over(&temp, &file).map_err(io_error(&file))?;
     crate::io::sync_dir(dir).map_err(io_error(dir))?;
     Ok(bytes.len() as u64)
 }

@@ -195,7 +195,7 @@ pub fn write_atomically(
         .map_err(write_error)?;
     drop(out);
     temp.as_file().sync_all().map_err(write_error)?;
-    temp.persist(path).map_err(|e| write_error(e.error))?;
+    super::persist_over(temp, path).map_err(write_error)?;
     Ok(())
 }
 

@@ -286,9 +286,9 @@ impl FileSink {
         };
         file.sync_all().map_err(write_error)?;
         match self.partial {
-            Partial::Temp(temp) => temp.persist(&self.path).map_err(|e| write_error(e.error))?,
+            Partial::Temp(temp) => super::persist_over(temp, &self.path).map_err(write_error)?,
             Partial::Kept(partial) => {
-                std::fs::rename(&partial, &self.path).map_err(write_error)?;
+                super::rename_over(&partial, &self.path).map_err(write_error)?;
                 sync_dir(&parent_dir(&self.path)).map_err(write_error)?;
             }
         }

@@ -116,7 +116,7 @@ impl ShardSink {
             .map_err(|e| self.write_error(e.into_error()))?;
         temp.as_file().sync_all().map_err(|e| self.write_error(e))?;
         let path = self.dir.join(shard_name(self.finished.len() as u64));
-        temp.persist(&path).map_err(|e| self.write_error(e.error))?;
+        super::persist_over(temp, &path).map_err(|e| self.write_error(e))?;
         self.finished.push(path);
         Ok(())
     }

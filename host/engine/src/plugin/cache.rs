@@ -71,7 +71,7 @@ fn write_entry(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
     temp.write_all(&crc32fast::hash(artifact).to_le_bytes())?;
     temp.write_all(artifact)?;
     temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
+    crate::io::persist_over(temp, path)?;
     Ok(())
 }
 
