@@ -704,7 +704,11 @@ fn cases(files: &Files, out: &str) -> Vec<Case> {
             6,
             &[
                 "rejected its configuration: bad parameters: ",
-                "/p10.ron:4:",
+                if cfg!(windows) {
+                    "\\p10.ron:4:"
+                } else {
+                    "/p10.ron:4:"
+                },
                 ": Expected float",
             ],
         ),
@@ -784,7 +788,12 @@ fn cases(files: &Files, out: &str) -> Vec<Case> {
                 .map(String::from)
                 .to_vec(),
             5,
-            &["cannot write output stdout: No space left on device"],
+            // The system's own words for ENOSPC and ERROR_DISK_FULL.
+            &[if cfg!(windows) {
+                "cannot write output stdout: Disk full"
+            } else {
+                "cannot write output stdout: No space left on device"
+            }],
         )
     });
     cases

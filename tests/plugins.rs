@@ -370,14 +370,17 @@ fn a_plugin_named_by_file_name_is_found_on_the_search_path() {
         "{err}"
     );
 
-    // The user's plugins directory.
-    std::fs::copy(artifacts::FEATURES, user_dir.join("stage.wasm")).expect("copy");
-    let out = run_with(&[("XDG_DATA_HOME", &data)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The user's plugins directory, which on Linux follows XDG_DATA_HOME (macOS and Windows
+    // ask the system for theirs, which a test cannot point elsewhere).
+    if cfg!(target_os = "linux") {
+        std::fs::copy(artifacts::FEATURES, user_dir.join("stage.wasm")).expect("copy");
+        let out = run_with(&[("XDG_DATA_HOME", &data)]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     // The search path comes before the pipeline's directory: a trapping plugin beside the
     // pipeline is not the one that runs.

@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
 use sqrtspace_test_artifacts as artifacts;
@@ -45,6 +46,7 @@ fn assert_ok(out: &std::process::Output, what: &str) {
 }
 
 /// Names in `dir`, to check that nothing was left behind.
+#[cfg(unix)]
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("lists")
@@ -400,8 +402,10 @@ fn special_outputs_are_written_in_place_and_never_replaced() {
     assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
 }
 
+// Signals (SIGINT, SIGTERM, sent by kill(1)) are Unix's; Windows has no counterpart to send.
 /// Sends `signal` to a run once it has written its first checkpoint (or after `after`),
 /// then waits for it.
+#[cfg(unix)]
 fn interrupted(args: &[&str], signal: &str, after: Duration) -> std::process::Output {
     let child = command(args)
         .stdout(Stdio::null())
@@ -417,6 +421,7 @@ fn interrupted(args: &[&str], signal: &str, after: Duration) -> std::process::Ou
     child.wait_with_output().expect("waits")
 }
 
+#[cfg(unix)]
 #[test]
 fn a_signal_stops_a_run_leaving_nothing_but_checkpoints_that_resume() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -878,6 +883,8 @@ fn a_large_kernel_state_is_counted_in_the_checkpoints_and_the_prediction() {
 }
 
 /// On a terminal (`script` gives the run one), `run` shows its progress on stderr.
+// The terminal is util-linux's script(1), a Unix pseudo-terminal.
+#[cfg(unix)]
 #[test]
 fn a_run_on_a_terminal_shows_its_progress() {
     let dir = tempfile::tempdir().expect("tempdir");
