@@ -22,7 +22,10 @@ fn plugin_dirs() -> Vec<PathBuf> {
 /// pipeline is skipped as in `tests/polyglot.rs`).
 fn plugins_built(spec: &Spec) -> bool {
     spec.stages.iter().all(|stage| match &stage.op {
-        OpSpec::Plugin(p) => plugin_dirs().iter().any(|d| d.join(&p.path).is_file()),
+        OpSpec::Plugin(p) => p
+            .path
+            .as_ref()
+            .is_some_and(|path| plugin_dirs().iter().any(|d| d.join(path).is_file())),
         _ => true,
     })
 }
@@ -38,11 +41,10 @@ fn library_run(pipeline: &Path, input: &Path, output: &Path, format: OutputForma
     // The C and JavaScript plugins live in a directory of their own.
     for stage in &mut spec.stages {
         if let OpSpec::Plugin(p) = &mut stage.op
-            && let Some(dir) = plugin_dirs()
-                .into_iter()
-                .find(|d| d.join(&p.path).is_file())
+            && let Some(path) = &p.path
+            && let Some(dir) = plugin_dirs().into_iter().find(|d| d.join(path).is_file())
         {
-            p.path = dir.join(&p.path);
+            p.path = Some(dir.join(path));
         }
     }
     let mut framer = match spec.input {

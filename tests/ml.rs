@@ -24,7 +24,10 @@ fn small_ml() -> Spec {
     s.sample_rate = 8000;
     for stage in &mut s.stages {
         if let OpSpec::Plugin(plugin) = &mut stage.op {
-            plugin.path = Path::new(artifacts::DIR).join(&plugin.path);
+            plugin.path = plugin
+                .path
+                .as_ref()
+                .map(|p| Path::new(artifacts::DIR).join(p));
             if stage.name == "mel" {
                 plugin.params = Some(
                     ron::value::RawValue::from_boxed_ron(

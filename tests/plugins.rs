@@ -23,7 +23,10 @@ pub(crate) fn wasm_audio(window: usize, hop: usize) -> Spec {
     let wasm = spec(AUDIO);
     for (stage, wasm_stage) in s.stages.iter_mut().zip(wasm.stages) {
         if let OpSpec::Plugin(mut plugin) = wasm_stage.op {
-            plugin.path = Path::new(artifacts::DIR).join(&plugin.path);
+            plugin.path = plugin
+                .path
+                .as_ref()
+                .map(|p| Path::new(artifacts::DIR).join(p));
             stage.op = OpSpec::Plugin(plugin);
         }
     }

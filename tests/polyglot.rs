@@ -47,13 +47,14 @@ fn polyglot(c: &Path, js: &Path, twins: bool) -> Spec {
     s.sample_rate = 8000;
     for stage in &mut s.stages {
         if let OpSpec::Plugin(plugin) = &mut stage.op {
-            plugin.path = match (plugin.path.to_str(), twins) {
+            let named = plugin.path.clone().unwrap_or_default();
+            plugin.path = Some(match (named.to_str(), twins) {
                 (Some("zcr.wasm"), false) => c.to_path_buf(),
                 (Some("stats.wasm"), false) => js.to_path_buf(),
                 (Some("zcr.wasm"), true) => artifacts::ZCR_RUST.into(),
                 (Some("stats.wasm"), true) => artifacts::STATS_RUST.into(),
-                _ => Path::new(artifacts::DIR).join(&plugin.path),
-            };
+                _ => Path::new(artifacts::DIR).join(named),
+            });
         }
     }
     s

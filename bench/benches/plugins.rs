@@ -30,7 +30,8 @@ fn build(op: &OpSpec, input: &Port) -> Arc<dyn Operator> {
 
 fn plugin(path: &str, params: Option<&str>) -> OpSpec {
     OpSpec::Plugin(PluginSpec {
-        path: PathBuf::from(path),
+        path: Some(PathBuf::from(path)),
+        oci: None,
         params: params.map(|p| {
             ron::value::RawValue::from_boxed_ron(p.into()).unwrap_or_else(|e| panic!("{e}"))
         }),

@@ -704,7 +704,8 @@ impl Pipeline {
                     })
                     .transpose()?;
                 OpSpec::Plugin(PluginSpec {
-                    path,
+                    path: Some(path),
+                    oci: None,
                     params,
                     deadline_ms,
                     memory_limit: memory_limit

@@ -119,7 +119,21 @@ pub fn build(
 ) -> Result<(Arc<dyn Operator>, PluginLoad), BuildError> {
     let plugin_error = |e: PluginError| BuildError::Plugin(e.to_string());
     let runtime = Runtime::global().map_err(plugin_error)?;
-    let path = resolve(&spec.path, ctx.base_dir).map_err(plugin_error)?;
+    let path = match (&spec.path, &spec.oci) {
+        (Some(path), _) => resolve(path, ctx.base_dir).map_err(plugin_error)?,
+        (None, Some(reference)) => {
+            return Err(BuildError::Plugin(format!(
+                "plugin oci://{reference} is not resolved to a file: a runner fetches OCI \
+                 artifacts before it plans (the `sqrtspace` command line does; a program \
+                 uses `sqrtspace-registry`)"
+            )));
+        }
+        (None, None) => {
+            return Err(BuildError::Plugin(
+                "a Plugin names its component with `path: \"...\"` or `oci: \"...\"`".into(),
+            ));
+        }
+    };
     let loaded = runtime
         .load_pinned(&path, spec.sha256.as_deref())
         .map_err(plugin_error)?;

@@ -426,6 +426,32 @@ pub enum SpecError {
     },
 }
 
+/// Refuses a `Plugin` that names its component twice (`path` and `oci`) or not at all,
+/// pointing at the stage's `Plugin(` in `text`.
+fn plugins_named_once(spec: &Spec, text: &str, origin: &str) -> Result<(), SpecError> {
+    for stage in &spec.stages {
+        let OpSpec::Plugin(plugin) = &stage.op else {
+            continue;
+        };
+        let message = match (&plugin.path, &plugin.oci) {
+            (Some(_), Some(_)) => "a Plugin gives `path` or `oci`, not both",
+            (None, None) => "a Plugin names its component: `path: \"...\"` or `oci: \"...\"`",
+            _ => continue,
+        };
+        let named = text.find(&format!("{:?}", stage.name)).unwrap_or(0);
+        let at = text[named..].find("Plugin").map_or(named, |i| named + i);
+        let line = text[..at].matches('\n').count() + 1;
+        let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+        return Err(SpecError::Syntax {
+            origin: origin.to_string(),
+            line,
+            col,
+            message: format!("stage `{}`: {message}", stage.name),
+        });
+    }
+    Ok(())
+}
+
 /// Parses RON text the way pipelines are written (`Some` implied, newtype variants unwrapped);
 /// `origin` names it in errors.
 fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, SpecError> {
@@ -459,6 +485,7 @@ impl Spec {
         // Editors on some systems start UTF-8 files with a byte-order mark; it is not RON.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut spec: Spec = parse_ron(text, origin)?;
+        plugins_named_once(&spec, text, origin)?;
         spec.source = Some(Source {
             origin: origin.to_string(),
             text: text.into(),
@@ -609,6 +636,39 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "p.ron:3:3: Expected comma");
+    }
+
+    #[test]
+    fn a_plugin_names_its_component_once_by_path_or_by_reference() {
+        let pipeline = |op: &str| {
+            format!(
+                "(window: 8, hop: 4, sample_rate: 1, stages: [\n  (name: \"p\", inputs: \
+                 [\"input\"],\n   op: {op}),\n])"
+            )
+        };
+        let by_path = Spec::from_ron(&pipeline(r#"Plugin(path: "x.wasm")"#), "p.ron");
+        let by_ref = Spec::from_ron(&pipeline(r#"Plugin(oci: "r.io/a/b:1")"#), "p.ron");
+        for spec in [by_path, by_ref] {
+            let spec = spec.expect("parses");
+            let OpSpec::Plugin(p) = &spec.stages[0].op else {
+                panic!("a plugin");
+            };
+            assert!(p.path.is_some() != p.oci.is_some());
+        }
+        let both = Spec::from_ron(
+            &pipeline(r#"Plugin(path: "x.wasm", oci: "r.io/a/b:1")"#),
+            "p.ron",
+        )
+        .unwrap_err();
+        assert_eq!(
+            both.to_string(),
+            "p.ron:3:8: stage `p`: a Plugin gives `path` or `oci`, not both"
+        );
+        let neither = Spec::from_ron(&pipeline("Plugin()"), "p.ron").unwrap_err();
+        assert!(
+            neither.to_string().contains("a Plugin names its component"),
+            "{neither}"
+        );
     }
 
     #[test]

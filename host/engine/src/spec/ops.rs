@@ -131,14 +131,23 @@ pub enum WindowFunction {
 }
 
 /// A stage implemented by a plugin, as the pipeline declares it:
-/// `Plugin(path: "features.wasm", params: (...), deadline_ms: 1000, memory_limit: "64 MiB")`.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+/// `Plugin(path: "features.wasm", params: (...), deadline_ms: 1000, memory_limit: "64 MiB")`,
+/// or `Plugin(oci: "registry.example.com/acme/denoise:1.2.0", ...)`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSpec {
     /// The component file: absolute, or found in `SQRTSPACE_PLUGIN_PATH`, next to the
     /// pipeline file, in the user's plugins directory, or where `cargo plugins` and
-    /// `plugins/build-polyglot` build them.
-    pub path: PathBuf,
+    /// `plugins/build-polyglot` build them. A pipeline gives this or [`oci`](Self::oci).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The component as an OCI artifact: `host/repository:tag`, or
+    /// `host/repository@sha256:...` (the manifest's digest). The plan cannot fetch it: a
+    /// runner resolves it first (`sqrtspace-registry`, which the CLI uses), to the file in the
+    /// plugin cache that the digest names, setting [`path`](Self::path) to that file and
+    /// pinning [`sha256`](Self::sha256) to its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<String>,
     /// Parameters handed to the plugin, as written (and converted to JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Box<ron::value::RawValue>>,
@@ -156,4 +165,15 @@ pub struct PluginSpec {
     /// refused before it is compiled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+}
+
+impl PluginSpec {
+    /// The component as the pipeline names it: its path, or `oci://` and its reference.
+    pub fn named(&self) -> String {
+        match (&self.path, &self.oci) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(reference)) => format!("oci://{reference}"),
+            (None, None) => "a plugin without `path` or `oci`".into(),
+        }
+    }
 }

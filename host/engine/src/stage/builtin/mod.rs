@@ -32,7 +32,7 @@ pub fn build(op: &OpSpec, ctx: &BuildContext<'_>) -> Result<Arc<dyn Operator>, B
         OpSpec::LogParse(params) => log_parse::build(params, ctx),
         OpSpec::Plugin(spec) => Err(BuildError::Plugin(format!(
             "{} is a plugin: the plugin host builds it, not the built-ins",
-            spec.path.display()
+            spec.named()
         ))),
         OpSpec::Host(host) => Err(BuildError::Param(format!(
             "`{}` is a host stage: the plan's host operators build it, not the built-ins",
