@@ -81,12 +81,31 @@ fn the_plugin_guide_works_from_an_empty_directory() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    // The last section publishes to a registry: a real one on loopback, where it is
+    // installed (`tests/registry.rs` says when it must be); without one the guide stops
+    // before it.
+    let registry = crate::registry::Registry::start(None);
+    let script = match &registry {
+        Some(_) => script,
+        None => script
+            .split("sqrtspace plugin push")
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    };
     let mut bash = Command::new("bash");
     bash.arg("-c")
         .arg(&script)
         .current_dir(work.path())
         .env("PATH", path)
-        .env("SQRTSPACE_CACHE_DIR", work.path().join("cache"));
+        .env("SQRTSPACE_CACHE_DIR", work.path().join("cache"))
+        .env("SQRTSPACE_OCI_DIR", work.path().join("artifacts"))
+        .env(
+            "REGISTRY",
+            registry
+                .as_ref()
+                .map_or_else(String::new, |r| format!("{}/you", r.addr)),
+        );
     // The outer cargo's settings are for the host build.
     for var in [
         "CARGO_TARGET_DIR",
@@ -107,6 +126,16 @@ fn the_plugin_guide_works_from_an_empty_directory() {
     );
     assert!(stdout.contains("name         scale 0.1.0"), "{stdout}");
     assert!(stdout.contains("ok       louder:"), "{stdout}");
+    if let Some(registry) = &registry {
+        // Pushed, and described back from the registry with its digest.
+        assert!(
+            stdout.contains(&format!(
+                "reference    oci://{}/you/my-stage:0.1.0",
+                registry.addr
+            )) && stdout.contains("digest       sha256:"),
+            "{stdout}"
+        );
+    }
 
     // A misspelt parameter: the field meant, and where it is in the pipeline file.
     let stage = work.path().join("my-stage");

@@ -20,6 +20,7 @@ mod parallel;
 mod plugins;
 mod polyglot;
 mod random_access;
+mod registry;
 mod resume;
 mod reverse;
 mod streaming;

@@ -19,6 +19,9 @@ macro_rules! exit_codes {
   8    a run over many inputs finished, but some of them failed (the summary names them)
   9    a cluster cannot form (a process did not connect in time, or runs something else) or
        lost a process; the others stop too
+  10   a plugin registry or the lock file refuses (unreachable, timed out, no such tag or
+       repository, access denied, a digest that does not match, --offline and not cached,
+       --locked and not in the lock or changed since)
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Nothing is left behind but
        checkpoints, which --resume goes on from"
     };

@@ -19,6 +19,8 @@ pub struct CheckCommand {
     pipeline: PathBuf,
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    plugins: crate::registry_cmd::PipelinePlugins,
     /// Windows each stage runs over.
     #[arg(long, default_value_t = 64)]
     windows: u64,
@@ -32,7 +34,8 @@ impl CheckCommand {
         if self.windows == 0 || self.block == 0 {
             crate::args::usage!("--windows and --block must be at least 1");
         }
-        let spec = Spec::from_file(&self.pipeline)?;
+        let mut spec = Spec::from_file(&self.pipeline)?;
+        self.plugins.resolve(&mut spec, &self.pipeline)?;
         let plan = Plan::new(&spec, None)?;
         let stages: Vec<String> = plan.plugins.iter().map(|p| p.stage.clone()).collect();
         if stages.is_empty() {

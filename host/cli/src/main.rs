@@ -30,6 +30,7 @@ mod gen_cmd;
 mod input;
 mod plan_cmd;
 mod plugin_cmd;
+mod registry_cmd;
 mod report;
 mod run_cmd;
 mod sinks;
@@ -64,8 +65,10 @@ enum Command {
     Gen(gen_cmd::GenCommand),
     /// Generate data, run classic and sqrt mode in separate processes, compare and report.
     Demo(demo::DemoCommand),
-    /// Inspect Wasm plugins.
+    /// Inspect Wasm plugins; push them to and pull them from OCI registries.
     Plugin(plugin_cmd::PluginCommand),
+    /// Write the lock file beside a pipeline: what each of its plugins resolves to.
+    Lock(registry_cmd::LockCommand),
     /// Run each plugin stage over an input's first windows in one call and in small blocks,
     /// and say which give different bits (classic and sqrt mode would disagree over them).
     Check(check_cmd::CheckCommand),
@@ -100,6 +103,20 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         if cause.is::<PluginError>() {
             return 6;
         }
+        if let Some(error) = cause.downcast_ref::<sqrtspace_registry::RegistryError>() {
+            return registry_exit_code(error);
+        }
+        if let Some(error) = cause.downcast_ref::<sqrtspace_registry::resolve::ResolveError>() {
+            use sqrtspace_registry::resolve::ResolveError;
+            return match error {
+                ResolveError::Registry { source, .. } => registry_exit_code(source),
+                ResolveError::Plugin { .. } => 6,
+                ResolveError::Locked { .. } | ResolveError::Lock(_) => 10,
+            };
+        }
+        if cause.is::<sqrtspace_registry::lock::LockError>() {
+            return 10;
+        }
         if let Some(PlanError::Stage {
             source: BuildError::Plugin(_),
             ..
@@ -130,6 +147,19 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+/// A plugin that is not one (or too large) is a plugin error; everything else about
+/// registries, 10.
+fn registry_exit_code(error: &sqrtspace_registry::RegistryError) -> u8 {
+    use sqrtspace_registry::RegistryError;
+    match error {
+        RegistryError::NotAPlugin { .. }
+        | RegistryError::TooLarge { .. }
+        | RegistryError::Push { .. } => 6,
+        RegistryError::BadReference { .. } => USAGE,
+        _ => 10,
+    }
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -217,6 +247,7 @@ fn main() -> ExitCode {
         Command::Gen(cmd) => cmd.execute(),
         Command::Demo(cmd) => cmd.execute(),
         Command::Plugin(cmd) => cmd.execute(),
+        Command::Lock(cmd) => cmd.execute(),
         Command::Check(cmd) => cmd.execute(),
         Command::Bench(cmd) => cmd.execute(),
         Command::Cluster(cmd) => cmd.execute(),

@@ -15,6 +15,8 @@ use sqrtspace::{Plan, Spec};
 pub struct PlanCommand {
     /// The pipeline file (RON).
     pipeline: PathBuf,
+    #[command(flatten)]
+    plugins: crate::registry_cmd::PipelinePlugins,
     /// An input, so that settings that depend on the stream length can be resolved.
     #[arg(long, short)]
     input: Option<PathBuf>,
@@ -52,7 +54,8 @@ struct PlanJson<'a> {
 
 impl PlanCommand {
     pub fn execute(self) -> anyhow::Result<()> {
-        let spec = Spec::from_file(&self.pipeline)?;
+        let mut spec = Spec::from_file(&self.pipeline)?;
+        self.plugins.resolve(&mut spec, &self.pipeline)?;
         let mut framer = match &self.input {
             Some(path) => Some(
                 crate::input::open(path, self.format, None, &spec, &self.pipeline)?.framer(&spec),

@@ -1,11 +1,14 @@
-//! `sqrtspace plugin`: what a plugin file is, before a pipeline uses it.
+//! `sqrtspace plugin`: what a plugin file is, before a pipeline uses it; publishing one to an
+//! OCI registry and pulling one from it.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use sqrtspace::plugin::{Runtime, content_hash, inspect};
+
+use crate::registry_cmd::RegistryArgs;
 
 #[derive(Debug, Args)]
 pub struct PluginCommand {
@@ -15,9 +18,10 @@ pub struct PluginCommand {
 
 #[derive(Debug, Subcommand)]
 enum PluginAction {
-    /// Name, version, contract version, kernel or stage, imports, and the compile cache.
+    /// Name, version, contract version, kernel or stage, imports, and the compile cache; of
+    /// an OCI artifact (`oci://host/repository:tag`), also its digest (pulled into the cache).
     Inspect {
-        /// The component file.
+        /// The component file, or `oci://host/repository:tag` (or `@sha256:...`).
         path: PathBuf,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -25,6 +29,34 @@ enum PluginAction {
         /// Longest the plugin's `describe` may run, in milliseconds.
         #[arg(long, default_value_t = sqrtspace::plugin::DEFAULT_DEADLINE_MS)]
         deadline_ms: u64,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Publish a plugin to an OCI registry, in the Wasm artifact layout `wkg oci` reads.
+    #[command(after_help = "Examples:
+  sqrtspace plugin push target/wasm32-unknown-unknown/plugin/features.wasm \\
+      registry.example.com/acme/features:1.2.0
+  sqrtspace plugin push features.wasm localhost:5000/acme/features:dev   # plain HTTP
+
+Credentials: SQRTSPACE_REGISTRY_USER and SQRTSPACE_REGISTRY_PASSWORD, else the Docker config
+(`docker login`, $DOCKER_CONFIG/config.json or ~/.docker/config.json, with its credential
+helpers), else none.")]
+    Push {
+        /// The component file (a sqrtspace plugin; anything else is refused).
+        path: PathBuf,
+        /// Where to: `host/repository:tag` (`oci://` may be written in front).
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Fetch a plugin from an OCI registry into the plugin cache, checked before it is kept.
+    Pull {
+        /// `host/repository:tag` or `host/repository@sha256:...` (`oci://` may be written in
+        /// front).
+        #[arg(required = true)]
+        references: Vec<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// Print each file's sha256, to pin in a pipeline: `Plugin(path: .., sha256: "..")`.
     Hash {
@@ -47,7 +79,65 @@ impl PluginCommand {
                 path,
                 json,
                 deadline_ms,
-            } => print_inspect(&path, json, Duration::from_millis(deadline_ms)),
+                registry,
+            } => {
+                let deadline = Duration::from_millis(deadline_ms);
+                match path.to_str().and_then(|p| p.strip_prefix("oci://")) {
+                    Some(reference) => {
+                        let pulled = registry.registry()?.pull(reference)?;
+                        print_inspect(&pulled.stored.path, json, deadline, Some(&pulled))
+                    }
+                    None => print_inspect(&path, json, deadline, None),
+                }
+            }
+            PluginAction::Push {
+                path,
+                reference,
+                registry,
+            } => {
+                let started = Instant::now();
+                let pushed = registry.registry()?.push(&path, &reference)?;
+                outln!("{}@{}", pushed.reference, pushed.digest);
+                eprintln!(
+                    "pushed {} to oci://{} ({} bytes sent, {:.0} ms); component sha256 {}",
+                    path.display(),
+                    pushed.reference,
+                    pushed.bytes,
+                    started.elapsed().as_secs_f64() * 1e3,
+                    pushed.sha256
+                );
+                Ok(())
+            }
+            PluginAction::Pull {
+                references,
+                registry,
+            } => {
+                let registry = registry.registry()?;
+                for reference in references {
+                    let started = Instant::now();
+                    let pulled = registry.pull(&reference)?;
+                    outln!(
+                        "{}  {}  {}",
+                        pulled.stored.digest,
+                        pulled.stored.path.display(),
+                        pulled.reference
+                    );
+                    eprintln!(
+                        "{} oci://{} ({} bytes fetched, {:.0} ms); component sha256 {}, {} bytes",
+                        if pulled.fetched > 0 {
+                            "pulled"
+                        } else {
+                            "cached"
+                        },
+                        pulled.reference,
+                        pulled.fetched,
+                        started.elapsed().as_secs_f64() * 1e3,
+                        pulled.stored.sha256,
+                        pulled.stored.size
+                    );
+                }
+                Ok(())
+            }
             PluginAction::Hash { paths } => {
                 for path in paths {
                     let bytes = std::fs::read(&path)
@@ -73,11 +163,25 @@ impl PluginCommand {
     }
 }
 
-fn print_inspect(path: &Path, json: bool, deadline: Duration) -> anyhow::Result<()> {
+fn print_inspect(
+    path: &Path,
+    json: bool,
+    deadline: Duration,
+    pulled: Option<&sqrtspace_registry::Pulled>,
+) -> anyhow::Result<()> {
     let info = inspect(path, deadline)?;
     if json {
-        outln!("{}", serde_json::to_string_pretty(&info)?);
+        let mut value = serde_json::to_value(&info)?;
+        if let (Some(pulled), Some(object)) = (pulled, value.as_object_mut()) {
+            object.insert("reference".into(), pulled.reference.clone().into());
+            object.insert("digest".into(), pulled.stored.digest.clone().into());
+        }
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
+    }
+    if let Some(pulled) = pulled {
+        outln!("reference    oci://{}", pulled.reference);
+        outln!("digest       {}", pulled.stored.digest);
     }
     outln!("plugin       {}", info.path);
     outln!("name         {} {}", info.name, info.version);

@@ -52,6 +52,8 @@ pub struct RunCommand {
     pipeline: PathBuf,
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    plugins: crate::registry_cmd::PipelinePlugins,
     /// Where to write the target's rows (nothing is written without it); `-` streams JSON
     /// lines (or `--output-format csv`) to stdout as blocks complete.
     #[arg(long, short)]
@@ -149,6 +151,7 @@ impl RunCommand {
         // Before any worker thread starts, so that the count covers them all.
         self.llc = Some(std::sync::Mutex::new(LlcCounter::start()));
         let mut spec = Spec::from_file(&self.pipeline)?;
+        self.plugins.resolve(&mut spec, &self.pipeline)?;
         let mut given = |setting: &'static str| spec.from_command_line.push(setting);
         if self.mode.is_some() {
             given("mode");
