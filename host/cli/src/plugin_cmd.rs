@@ -124,10 +124,11 @@ impl PluginCommand {
                     );
                     eprintln!(
                         "{} oci://{} ({} bytes fetched, {:.0} ms); component sha256 {}, {} bytes",
-                        if pulled.fetched > 0 {
-                            "pulled"
-                        } else {
-                            "cached"
+                        // A tag is asked for again (its manifest); the component only when new.
+                        match pulled.fetched {
+                            0 => "cached",
+                            n if n < pulled.stored.size => "up to date",
+                            _ => "pulled",
                         },
                         pulled.reference,
                         pulled.fetched,
