@@ -252,17 +252,256 @@ fn a_cluster_that_cannot_form_says_why() {
         assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
         assert!(stderr(&refused).contains(why), "{}", stderr(&refused));
     }
-    let single = [
-        "cluster",
+    // One input over a cluster: every process reads its own segments of a file, and process
+    // 0 writes one output file.
+    let gz = dir.path().join("r0.wav.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &std::fs::read(&one).expect("read")).expect("gzip");
+    std::fs::write(&gz, encoder.finish().expect("gzip")).expect("write");
+    let y = dir.path().join("y.npy");
+    for (input, extra, why) in [
+        (
+            s(&one),
+            &["--output", s(&out)][..],
+            "cannot tell the output format",
+        ),
+        (s(&one), &[][..], "needs --output FILE"),
+        ("-", &["--output", s(&y)][..], "not stdin"),
+        (s(&gz), &["--output", s(&y)][..], "decompress it first"),
+        (
+            s(&one),
+            &["--output", s(&y), "--range", "0:10"][..],
+            "--range",
+        ),
+        (
+            s(&one),
+            &["--output", s(&y), "--resume"][..],
+            "--resume needs --checkpoint-dir",
+        ),
+        (
+            s(&one),
+            &["--output", s(&y), "--segment-windows", "0"][..],
+            "at least 1",
+        ),
+    ] {
+        let single = [&["cluster", "run", &native, "--input", input][..], extra].concat();
+        let refused = sqrtspace(&single);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains(why),
+            "{why}: {}",
+            stderr(&refused)
+        );
+        assert!(!y.exists());
+    }
+    // Processes that cut the stream into segments of different sizes refuse each other.
+    let hosts = hostfile(dir.path(), 2);
+    let stream = ["run", &native, "--input", s(&one), "--output", s(&y)];
+    let children: Vec<_> = ["100", "200"]
+        .iter()
+        .enumerate()
+        .map(|(i, windows)| process(&stream, &hosts, 2, i, &["--segment-windows", windows]))
+        .collect();
+    for child in children {
+        let out = finish_within(child, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("another pipeline"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!y.exists());
+}
+
+/// A diamond whose stateful part reads the input's windows themselves (a context stage on the
+/// input), besides the features that cross from the prefix.
+const DIAMOND: &str = r#"(window: 4096, hop: 1024, sample_rate: 48000, stages: [
+    (name: "fft", inputs: ["input"], op: WindowFft(window: Hann)),
+    (name: "magnitude", inputs: ["fft"], op: Magnitude),
+    (name: "features", inputs: ["magnitude"], op: SpectralFeatures),
+    (name: "smooth", inputs: ["features"], op: Iir(filter: Lowpass(cutoff_hz: 1.5, q: 0.7071))),
+    (name: "level", inputs: ["input"], op: RollingMean(rows: 3)),
+    (name: "out", inputs: ["features", "smooth", "level"], op: Concat),
+])"#;
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn one_long_input_over_a_cluster_is_one_process_run_byte_for_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("long.wav");
+    ok(&[
+        "gen",
+        "audio",
+        "--seconds",
+        "75",
+        "--seed",
+        "7",
+        "--out",
+        s(&input),
+    ]);
+    let diamond = dir.path().join("diamond.ron");
+    std::fs::write(&diamond, DIAMOND).expect("write");
+    let wasm = pipeline("audio.ron");
+    let native = pipeline("audio-native.ron");
+    // Wasm stages and a Wasm kernel; native ones; a pure pipeline (all of it spread); the
+    // diamond. Segments of 250 windows: 15 of them, over 3 processes of 2 workers.
+    for (ron, extra) in [
+        (&wasm[..], &[][..]),
+        (&native[..], &[][..]),
+        (&native[..], &["--target", "features"][..]),
+        (s(&diamond), &[][..]),
+    ] {
+        let alone = dir.path().join("alone.npy");
+        let spread = dir.path().join("spread.npy");
+        let run = |out: &Path| -> Vec<String> {
+            [
+                &["run", ron, "--input", s(&input), "--output", s(out)][..],
+                extra,
+            ]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect()
+        };
+        ok(&strs(&run(&alone)));
+        let cluster = sqrtspace(
+            &[
+                &["cluster", "local", "-n", "3", "--threads", "2", "--"],
+                &strs(&run(&spread))[..],
+                &["--segment-windows", "250"],
+            ]
+            .concat(),
+        );
+        let text = stderr(&cluster);
+        assert!(cluster.status.success(), "{ron} {extra:?}: {text}");
+        assert!(text.contains("15 segments of 250 windows"), "{text}");
+        assert!(text.contains("crossed to worker 0"), "{text}");
+        assert_eq!(
+            std::fs::read(&alone).expect("alone"),
+            std::fs::read(&spread).expect("spread"),
+            "{ron} {extra:?}"
+        );
+        std::fs::remove_file(&spread).expect("remove");
+    }
+}
+
+#[test]
+fn a_long_stream_survives_a_killed_process_and_resumes_byte_for_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("long.wav");
+    ok(&[
+        "gen",
+        "audio",
+        "--seconds",
+        "400",
+        "--seed",
+        "3",
+        "--out",
+        s(&input),
+    ]);
+    let native = pipeline("audio-native.ron");
+    let reference = dir.path().join("reference.npy");
+    ok(&[
         "run",
         &native,
         "--input",
-        s(&one),
+        s(&input),
         "--output",
-        s(&out),
+        s(&reference),
+    ]);
+    let expected = std::fs::metadata(&reference).expect("reference").len();
+    let y = dir.path().join("y.npy");
+    let checkpoints = dir.path().join("ck");
+    let run = [
+        "run",
+        &native,
+        "--input",
+        s(&input),
+        "--output",
+        s(&y),
+        "--checkpoint-dir",
+        s(&checkpoints),
+        "--checkpoint-secs",
+        "0",
+        "--checkpoint-every",
+        "200",
+        "--resume",
     ];
-    let refused = sqrtspace(&single);
-    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let partial = dir.path().join(format!(
+        ".{}.sqrtspace-partial",
+        y.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    ));
+    // Five seeded points, each further along: one of the three processes is killed there,
+    // the others stop by themselves, and the next start resumes from the checkpoint.
+    let mut kills = 0;
+    for seed in 0..5u64 {
+        let victim = (seed * 7 + 1) as usize % 3;
+        let at = expected * (seed + 1) / 7;
+        let hosts = hostfile(dir.path(), 3);
+        let mut children: Vec<_> = (0..3)
+            .map(|i| process(&run, &hosts, 3, i, &["--segment-windows", "300"]))
+            .collect();
+        let mut ended = false;
+        while std::fs::metadata(&partial).map_or(0, |m| m.len()) < at {
+            if children
+                .iter_mut()
+                .any(|c| c.try_wait().expect("wait").is_some())
+            {
+                ended = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if ended {
+            // The run got past this point before it was seen there: nothing to kill.
+            for child in children {
+                let out = finish_within(child, Duration::from_secs(60));
+                assert!(out.status.success(), "{}", stderr(&out));
+            }
+            break;
+        }
+        let mut target = children.remove(victim);
+        target.kill().expect("kill");
+        target.wait().expect("wait");
+        kills += 1;
+        for child in children {
+            let out = finish_within(child, Duration::from_secs(60));
+            let text = stderr(&out);
+            assert_eq!(out.status.code(), Some(9), "seed {seed}: {text}");
+            assert!(text.contains(&format!("lost process {victim}")), "{text}");
+            assert!(!text.contains("panicked"), "{text}");
+        }
+        assert!(!y.exists(), "an output of a failed run");
+    }
+    // Each point lies well before the end, and the output grows as windows complete: every
+    // one of them is reached with the run still going.
+    assert_eq!(kills, 5, "the run ended before a point to kill it at");
+    if !y.exists() {
+        let resumed = sqrtspace(
+            &[
+                &["cluster", "local", "-n", "3", "--"],
+                &run[..],
+                &["--segment-windows", "300"],
+            ]
+            .concat(),
+        );
+        assert!(resumed.status.success(), "{}", stderr(&resumed));
+        assert!(
+            stderr(&resumed).contains("resuming at window"),
+            "{}",
+            stderr(&resumed)
+        );
+    }
+    assert_eq!(
+        std::fs::read(&y).expect("y"),
+        std::fs::read(&reference).expect("reference")
+    );
+    assert!(!partial.exists());
+    assert!(!checkpoints.join("checkpoint").exists());
 }
 
 #[test]

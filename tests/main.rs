@@ -23,5 +23,6 @@ mod random_access;
 mod registry;
 mod resume;
 mod reverse;
+mod segments;
 mod streaming;
 mod trust;

@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -40,6 +40,10 @@ pub struct ClusterArgs {
     /// Worker threads per process (the same on every process); each runs one input at a time.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Windows a segment, when one input is spread over the cluster: each worker computes
+    /// whole segments of the pure prefix (the same on every process).
+    #[arg(long, default_value_t = 4096)]
+    pub segment_windows: u64,
     /// Seconds to wait for every other process to connect.
     #[arg(long, default_value_t = 60.0)]
     pub connect_timeout: f64,
@@ -475,11 +479,18 @@ where
     };
     let (done, results) = mpsc::channel();
     let done = Mutex::new(done);
+    // The worker threads, to wake those parked waiting for progress when the run must stop.
+    let threads: Arc<Mutex<Vec<std::thread::Thread>>> = Arc::default();
+    let registry = Arc::clone(&threads);
     let started = timely::execute::execute_from(
         builders,
         others,
         timely::WorkerConfig::default(),
         move |worker| {
+            registry
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(std::thread::current());
             let index = worker.index();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(worker)));
             let _ = done
@@ -515,8 +526,12 @@ where
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         if FAULT.get().is_some() || stop.load(Ordering::Relaxed) {
-            // Work in flight stops at its next stage call and removes what it was writing.
+            // Work in flight stops at its next stage call and removes what it was writing; a
+            // worker parked until progress is woken to notice.
             stop.store(true, Ordering::Relaxed);
+            for thread in threads.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                thread.unpark();
+            }
             let since = *faulted.get_or_insert_with(Instant::now);
             if quiet() || since.elapsed() > GRACE {
                 leave(started);

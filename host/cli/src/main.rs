@@ -28,6 +28,7 @@ mod corpus;
 mod demo;
 mod gen_cmd;
 mod input;
+mod long_stream;
 mod plan_cmd;
 mod plugin_cmd;
 mod registry_cmd;

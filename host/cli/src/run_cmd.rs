@@ -10,6 +10,7 @@ use clap::Args;
 use crate::args::usage;
 use crate::cluster::ClusterArgs;
 use crate::input::{InputArgs, Opened, too_short, too_short_of};
+use crate::long_stream;
 use crate::report::Report;
 use crate::sinks::{Progress, write_json};
 use sqrtspace::exec::WindowRange;
@@ -194,12 +195,8 @@ impl RunCommand {
         if self.input.is_corpus() {
             return self.corpus(spec, cluster);
         }
-        if cluster.is_some() {
-            usage!(
-                "cluster run takes many inputs for now (a directory, a pattern or --input-list) \
-                 and spreads them over the cluster; one long input across a cluster is not \
-                 supported yet: run it with `sqrtspace run`"
-            );
+        if let Some(cluster) = cluster {
+            return self.long_stream(spec, &cluster, started);
         }
         if self.resume && self.checkpoint_dir.is_none() {
             usage!("--resume needs --checkpoint-dir (or many inputs and an output directory)");
@@ -332,6 +329,129 @@ impl RunCommand {
             Some(cluster) => run.execute_on(&cluster),
             None => run.execute(),
         }
+    }
+
+    /// One long input over the cluster `cluster` describes (see [`crate::long_stream`]).
+    fn long_stream(
+        &self,
+        spec: Spec,
+        cluster: &ClusterArgs,
+        started: Instant,
+    ) -> anyhow::Result<()> {
+        long_stream::refuse_unsupported(
+            self.range.is_some(),
+            self.output_shards.is_some(),
+            self.output.as_deref(),
+        )?;
+        let Some(output) = self.output.clone() else {
+            usage!("one input over a cluster needs --output FILE");
+        };
+        if self.input.is_stdin() {
+            usage!(
+                "every process of a cluster reads its own segments of the input: give --input FILE \
+                 on storage they all see, not stdin"
+            );
+        }
+        if self.resume && self.checkpoint_dir.is_none() {
+            usage!("--resume needs --checkpoint-dir (on storage every process sees)");
+        }
+        if cluster.segment_windows == 0 {
+            usage!("--segment-windows must be at least 1");
+        }
+        if !(self.checkpoint_secs >= 0.0 && self.checkpoint_secs.is_finite()) {
+            usage!("--checkpoint-secs must be a number of seconds, 0 or more");
+        }
+        self.not_the_input(&output)?;
+        let format = self.output_format_of(&output)?;
+        let opened = self.input.open(&spec, &self.pipeline)?;
+        if !opened.seekable() {
+            usage!(
+                "every process of a cluster reads its own segments of the input, but {} is read \
+                 once, as a stream; decompress it first",
+                opened.describe()
+            );
+        }
+        let framer = opened.framer(&spec);
+        let (Some(windows), Some(samples)) = (framer.total_windows(), framer.total_samples())
+        else {
+            usage!(
+                "{} has no known length; a cluster needs a file",
+                framer.describe()
+            );
+        };
+        too_short(&framer.describe(), samples, spec.window)?;
+        drop(framer);
+        let plan = long_stream::plan_for(&spec, windows)?;
+        sqrtspace::exec::Split::of(&plan)?;
+        let segment = cluster.segment_windows;
+        let identity =
+            long_stream::LongStream::identity(&self.pipeline, &plan, &self.input, format, segment)?;
+        let (checkpoints, start) = match &self.checkpoint_dir {
+            Some(dir) => {
+                let (dir, saved) = CheckpointDir::open(
+                    dir,
+                    identity.clone(),
+                    plan.checkpoint_every as u64,
+                    Duration::from_secs_f64(self.checkpoint_secs),
+                    self.resume,
+                )?;
+                let start = saved.as_ref().map_or(0, |s| s.sweep.done);
+                if cluster.process == 0 {
+                    match (&saved, self.resume) {
+                        (Some(saved), _) => eprintln!(
+                            "resuming at window {} ({} output rows kept)",
+                            saved.sweep.done, saved.committed.rows
+                        ),
+                        (None, true) => eprintln!(
+                            "no checkpoint in {}: starting from the beginning",
+                            dir.path().display()
+                        ),
+                        (None, false) => {}
+                    }
+                }
+                (Some((dir, saved)).filter(|_| cluster.process == 0), start)
+            }
+            None => (None, 0),
+        };
+        // Every process must run the same thing from the same window.
+        let hash = crate::cluster::run_hash(&[
+            "one stream",
+            &format!("{identity:?}"),
+            &windows.to_string(),
+            &segment.to_string(),
+            &start.to_string(),
+        ]);
+        let job = long_stream::LongStream {
+            pipeline: self.pipeline.clone(),
+            spec,
+            plan,
+            input: self.input.clone(),
+            output,
+            format,
+            windows,
+            segment,
+            start,
+            checkpoints: std::sync::Mutex::new(checkpoints),
+            quiet: cluster.process != 0,
+            open: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let finished = job
+            .execute_on(cluster, hash)
+            .with_context(|| format!("running {} over the cluster", self.pipeline.display()))?;
+        if cluster.process == 0 {
+            eprintln!(
+                "{} windows from {} processes x {} threads in {:.2} s: {} segments of {segment} \
+                 windows stepped in order; {} bytes crossed to worker 0 ({:.1} a window)",
+                finished.windows_out,
+                cluster.processes,
+                cluster.threads,
+                started.elapsed().as_secs_f64(),
+                finished.segments,
+                finished.bytes_crossed,
+                finished.bytes_crossed as f64 / finished.windows_out.max(1) as f64,
+            );
+        }
+        Ok(())
     }
 
     /// Refuses `--checkpoint-dir` over an input read once, forward (a compressed file).

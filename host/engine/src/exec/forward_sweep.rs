@@ -112,40 +112,8 @@ impl<'p> ForwardSweep<'p> {
         } else {
             None
         };
-        let mut keep_rows = vec![0; nodes.len()];
-        for node in nodes.iter().filter(|n| n.needed) {
-            for &input in &node.inputs {
-                keep_rows[input] = keep_rows[input].max(node.context);
-            }
-        }
-        // Pure stages without context whose inputs are the input or such stages: a worker can
-        // take its part through all of them at once.
-        let mut chain: Vec<usize> = Vec::new();
-        let mut in_chain = vec![false; nodes.len()];
-        for (id, node) in nodes.iter().enumerate().skip(1) {
-            if node.needed
-                && !node.kernel
-                && node.context == 0
-                && node.inputs.iter().all(|&i| i == INPUT_NODE || in_chain[i])
-            {
-                chain.push(id);
-                in_chain[id] = true;
-            }
-        }
-        let mut read_outside = vec![false; nodes.len()];
-        for (_, node) in nodes
-            .iter()
-            .enumerate()
-            .filter(|&(j, n)| n.needed && !in_chain[j])
-        {
-            for &input in &node.inputs {
-                read_outside[input] = true;
-            }
-        }
-        let chain_read_after = chain
-            .iter()
-            .map(|&id| id == plan.target() || keep_rows[id] > 0 || read_outside[id])
-            .collect();
+        let keep_rows = context_rows(plan);
+        let (chain, chain_read_after) = pure_prefix(plan, &keep_rows);
         Ok(ForwardSweep {
             plan,
             runners,
@@ -282,6 +250,54 @@ impl<'p> ForwardSweep<'p> {
             }
         }
         outputs[INPUT_NODE] = Some(parts);
+        self.step_after_prefix(&starts, end, outputs)
+    }
+
+    /// Goes on from the pure prefix's outputs of the windows `starts` to `end` (parts from
+    /// window `done`), computed elsewhere: `given` holds, for each node the prefix hands on
+    /// (see [`pure_prefix`]), its parts; `input` the input's parts when a stage after the prefix
+    /// reads them. Returns the target's parts, as [`ForwardSweep::step`] does.
+    pub(crate) fn step_given(
+        &mut self,
+        sizes: &[usize],
+        given: Vec<(usize, Vec<Tensor>)>,
+        input: Option<Vec<Tensor>>,
+    ) -> Result<Vec<Tensor>, ExecError> {
+        let nodes = self.plan.nodes();
+        let mut starts = Vec::with_capacity(sizes.len());
+        let mut t = self.done;
+        for &rows in sizes {
+            starts.push(t);
+            t += rows as u64;
+        }
+        let mut outputs: Vec<Option<Vec<Tensor>>> = vec![None; nodes.len()];
+        // What the prefix does not hand on, nothing after it reads: it stays uncomputed.
+        for &id in &self.chain {
+            outputs[id] = Some(Vec::new());
+        }
+        for (id, parts) in given {
+            if parts.len() != sizes.len() || parts.iter().zip(sizes).any(|(p, &n)| p.rows() != n) {
+                return Err(ExecError::Internal(format!(
+                    "the rows given for `{}` do not match the windows stepped",
+                    nodes.get(id).map_or("?", |n| n.name.as_str())
+                )));
+            }
+            outputs[id] = Some(parts);
+        }
+        outputs[INPUT_NODE] = Some(input.unwrap_or_default());
+        self.step_after_prefix(&starts, t, outputs)
+    }
+
+    /// Every needed stage not computed yet in `outputs`, over the parts from `starts`, up to
+    /// window `end`; the target's parts.
+    fn step_after_prefix(
+        &mut self,
+        starts: &[u64],
+        end: u64,
+        mut outputs: Vec<Option<Vec<Tensor>>>,
+    ) -> Result<Vec<Tensor>, ExecError> {
+        let plan = self.plan;
+        let nodes = plan.nodes();
         for (id, node) in nodes.iter().enumerate().skip(1) {
             if !node.needed || outputs[id].is_some() {
                 continue;
@@ -435,6 +451,53 @@ impl<'p> ForwardSweep<'p> {
     }
 }
 
+/// The pure prefix of `plan`: the needed stages without state or context whose inputs are the
+/// input or such stages, in dependency order (a worker can take a part through all of them at
+/// once, and any worker can compute any windows of them), and for each whether anything after
+/// the prefix reads it (a later stage, the run's target, context kept in `keep_rows`).
+pub(crate) fn pure_prefix(plan: &Plan, keep_rows: &[usize]) -> (Vec<usize>, Vec<bool>) {
+    let nodes = plan.nodes();
+    let mut chain: Vec<usize> = Vec::new();
+    let mut in_chain = vec![false; nodes.len()];
+    for (id, node) in nodes.iter().enumerate().skip(1) {
+        if node.needed
+            && !node.kernel
+            && node.context == 0
+            && node.inputs.iter().all(|&i| i == INPUT_NODE || in_chain[i])
+        {
+            chain.push(id);
+            in_chain[id] = true;
+        }
+    }
+    let mut read_outside = vec![false; nodes.len()];
+    for (_, node) in nodes
+        .iter()
+        .enumerate()
+        .filter(|&(j, n)| n.needed && !in_chain[j])
+    {
+        for &input in &node.inputs {
+            read_outside[input] = true;
+        }
+    }
+    let read_after = chain
+        .iter()
+        .map(|&id| id == plan.target() || keep_rows[id] > 0 || read_outside[id])
+        .collect();
+    (chain, read_after)
+}
+
+/// Most context rows any needed stage of `plan` reads from each node.
+pub(crate) fn context_rows(plan: &Plan) -> Vec<usize> {
+    let nodes = plan.nodes();
+    let mut keep_rows = vec![0; nodes.len()];
+    for node in nodes.iter().filter(|n| n.needed) {
+        for &input in &node.inputs {
+            keep_rows[input] = keep_rows[input].max(node.context);
+        }
+    }
+    keep_rows
+}
+
 /// Parts a stage runs on the workers before [`ForwardSweep::cheap`] judges its cost.
 const CHEAP_AFTER_CALLS: u64 = 64;
 
@@ -481,7 +544,7 @@ fn on_workers<T: Sync, R: Send, E: Send>(
 
 /// One input part through the chain of pure stages without context, in order; their outputs
 /// in chain order.
-fn run_chain(
+pub(crate) fn run_chain(
     plan: &Plan,
     runner: &mut Runner<'_>,
     (chain, read_after): (&[usize], &[bool]),

@@ -13,6 +13,7 @@
 //! | `cache.rs` | the byte-bounded LRU of blocks the depth-first engine reuses |
 //! | `runner.rs` | one call of one stage on one block, timed and checked, shared by all of them |
 //! | `probe.rs` | the probe: the first windows timed, the facts the planner predicts from |
+//! | `segments.rs` | one long stream over many workers: the pure prefix anywhere, segment by segment, the stateful rest in time order ([`Split`]) |
 //! | `session.rs` | push samples, pull rows: a [`Session`] over the forward sweep |
 //! | `spool.rs` | the rows of a reversed kernel, spooled to disk |
 
@@ -24,6 +25,7 @@ mod disk_checkpoints;
 mod forward_sweep;
 mod probe;
 mod runner;
+mod segments;
 mod session;
 mod spool;
 
@@ -41,6 +43,7 @@ pub use disk_checkpoints::{
 pub use forward_sweep::SweepState;
 pub use probe::probe;
 pub use runner::StageStats;
+pub use segments::{PrefixWorker, SegmentRows, Split, StatefulPart};
 pub use session::Session;
 
 use crate::io::{Framer, InputError, MemorySink, MemorySource, OutputError, Sink};
