@@ -583,3 +583,47 @@ fn when_a_process_dies_the_others_stop_within_seconds_and_resume_finishes() {
     assert!(left.is_empty(), "left behind: {left:?}");
     each_as_alone(&good, &out, &dir.path().join("one.npy"));
 }
+
+#[test]
+fn a_plugin_that_traps_on_any_worker_stops_the_whole_cluster_with_its_name_and_windows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("long.wav");
+    ok(&["gen", "audio", "--seconds", "20", "--out", s(&input)]);
+    let ron = dir.path().join("boom.ron");
+    std::fs::write(
+        &ron,
+        r#"(window: 4096, hop: 1024, sample_rate: 48000, stages: [
+            (name: "fft", inputs: ["input"], op: WindowFft(window: Hann)),
+            (name: "magnitude", inputs: ["fft"], op: Magnitude),
+            (name: "boom", inputs: ["magnitude"], op: Plugin(path: "hostile_panic.wasm")),
+            (name: "smooth", inputs: ["boom"], op: Iir(filter: Lowpass(cutoff_hz: 1.5, q: 0.7071))),
+        ])"#,
+    )
+    .expect("write");
+    let y = dir.path().join("y.npy");
+    let run = ["run", s(&ron), "--input", s(&input), "--output", s(&y)];
+    let hosts = hostfile(dir.path(), 2);
+    let children: Vec<_> = (0..2)
+        .map(|i| process(&run, &hosts, 2, i, &["--segment-windows", "100"]))
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|child| finish_within(child, Duration::from_secs(60)))
+        .collect();
+    // A trap is a plugin's failure (status 6) on every process, not a lost peer.
+    let text = stderr(&outs[0]);
+    assert_eq!(outs[0].status.code(), Some(6), "{text}");
+    assert!(text.contains("on windows 0..100"), "{text}");
+    assert!(text.contains("`boom`"), "{text}");
+    let other = stderr(&outs[1]);
+    assert_eq!(outs[1].status.code(), Some(6), "{other}");
+    assert!(other.contains("worker 0 stopped the run"), "{other}");
+    assert!(!text.contains("panicked at") && !other.contains("panicked at"));
+    assert!(!y.exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

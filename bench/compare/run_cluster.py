@@ -7,6 +7,11 @@ bytes of the one-process run. Then measures how long the surviving process of a 
 cluster takes to notice that the other was killed and to exit.
 
     python bench/compare/run_cluster.py --inputs 60 --seconds 60 --rounds 5
+    python bench/compare/run_cluster.py --stream-hours 4 --rounds 3   # one long stream instead
+
+With `--stream-hours H`, one recording of H hours runs as one process (one and two workers) and
+spread over `cluster local -n 2` (two processes, the pure prefix on both, the stateful rest on
+process 0), outputs compared byte for byte, with the bytes that crossed to worker 0.
 
 Only the standard library; the release build of sqrtspace and its plugins (built if missing,
 `--sqrtspace` picks another).
@@ -74,6 +79,52 @@ def notice_time(exe, pipeline, inputs, work):
     return took
 
 
+def long_stream(exe, pipeline, work, hours, rounds, segment):
+    """One recording of `hours` hours: one process (1 and 2 workers) against cluster local -n 2."""
+    wav = work / "long.wav"
+    subprocess.run([str(exe), "gen", "audio", "--seconds", str(hours * 3600), "--out", str(wav)],
+                   check=True, capture_output=True)
+    ways = {
+        "run --workers 1": ["run"],
+        "run --workers 2": ["run"],
+        "cluster local -n 2": ["cluster", "local", "-n", "2", "--", "run"],
+    }
+    walls = {name: [] for name in ways}
+    reference = work / "reference.npy"
+    crossed = None
+    for r in range(rounds):
+        for name, head in ways.items():
+            out = work / "out.npy"
+            cmd = [str(exe), *head, str(pipeline), "--input", str(wav), "--output", str(out)]
+            if head == ["run"]:
+                cmd += ["--workers", name[-1]]
+            else:
+                cmd += ["--segment-windows", str(segment)]
+            started = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            walls[name].append(time.perf_counter() - started)
+            if done.returncode != 0:
+                sys.exit(f"{name} failed: {done.stderr.strip()[-2000:]}")
+            if "crossed to worker 0" in done.stderr:
+                crossed = [line for line in done.stderr.splitlines() if "crossed" in line][-1]
+            if not reference.exists():
+                out.rename(reference)
+            elif not filecmp.cmp(reference, out, shallow=False):
+                sys.exit(f"{name}: output differs from the one-process run")
+        print(f"round {r + 1}: " + ", ".join(f"{w[-1]:.2f} s" for w in walls.values()),
+              file=sys.stderr)
+    base = walls["run --workers 1"]
+    print(f"one recording of {hours:g} h through {pipeline.name}, {rounds} rounds "
+          f"(median, min–max; ratio to one worker per round)")
+    for name, w in walls.items():
+        ratios = [a / b for a, b in zip(w, base)]
+        print(f"  {name:24} {statistics.median(w):6.2f} s ({min(w):.2f}–{max(w):.2f})  "
+              f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})")
+    print("  every output identical to the one-process run's")
+    if crossed:
+        print(f"  cluster: {crossed.strip()}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inputs", type=int, default=60)
@@ -81,11 +132,17 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pipeline", default="audio.ron")
     parser.add_argument("--sqrtspace", help="the sqrtspace binary (default target/release/sqrtspace)")
+    parser.add_argument("--stream-hours", type=float, default=0.0,
+                        help="measure one recording this long instead of a corpus")
+    parser.add_argument("--segment-windows", type=int, default=4096)
     args = parser.parse_args()
     exe = sqrtspace_binary(args.sqrtspace)
     pipeline = ROOT / "pipelines" / args.pipeline
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.stream_hours > 0:
+            long_stream(exe, pipeline, work, args.stream_hours, args.rounds, args.segment_windows)
+            return
         inputs = work / "in"
         corpus(exe, inputs, args.inputs, args.seconds)
         ways = {

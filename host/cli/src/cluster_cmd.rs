@@ -23,13 +23,18 @@ pub struct ClusterCommand {
 enum ClusterSubcommand {
     /// One process of a cluster: `run`'s arguments, and timely's.
     ///
-    /// Every process is started alike, with its own --process; the inputs are spread over
-    /// every worker of every process, and the outputs and the manifest go to a directory
-    /// every process sees.
+    /// Every process is started alike, with its own --process. Many inputs are spread over
+    /// every worker of every process, the outputs and the manifest going to a directory every
+    /// process sees. One input (a file every process can read) is cut into segments of
+    /// --segment-windows windows: every worker computes the pipeline's pure prefix over its
+    /// own segments, and process 0 steps the rest in time order and writes the one output.
     #[command(after_help = "Examples:
   # on each of four machines, its own --process (0 to 3); hosts.txt lists host:port lines
   sqrtspace cluster run pipelines/audio.ron --input 'recordings/*.wav' --output out/ \\
       --hostfile hosts.txt --processes 4 --process 0 --threads 8
+  # one long recording over the same cluster, checkpoints on shared storage
+  sqrtspace cluster run pipelines/audio.ron --input week.wav --output week.npy \\
+      --checkpoint-dir shared/ck --hostfile hosts.txt --processes 4 --process 0 --threads 8
   # after a fault: start every process again with --resume
   sqrtspace cluster run pipelines/audio.ron --input 'recordings/*.wav' --output out/ \\
       --hostfile hosts.txt --processes 4 --process 0 --threads 8 --resume")]

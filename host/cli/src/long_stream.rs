@@ -65,8 +65,23 @@ pub struct Finished {
     pub segments: u64,
 }
 
-/// A segment's rows as bytes, or why its worker could not compute them.
-type Rows = Result<Vec<u8>, String>;
+/// A segment's rows as bytes, or why its worker could not compute them (the exit status
+/// the error calls for, and its message).
+type Rows = Result<Vec<u8>, (u8, String)>;
+
+/// A failure met on another worker, or reported by worker 0: its message, and the exit status
+/// it calls for where it happened (a plugin's trap is a plugin error on every process).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Remote {
+    pub code: u8,
+    pub message: String,
+}
+
+/// An error as it crosses to another worker.
+fn carried(error: anyhow::Error) -> (u8, String) {
+    (crate::exit_code(&error), crate::message(&error))
+}
 
 /// A segment's rows, sent to worker 0.
 type Message = (u64, Rows);
@@ -154,9 +169,9 @@ fn work(job: &LongStream, worker: &mut timely::worker::Worker) -> anyhow::Result
     // Worker 0's stash of segments' rows that have arrived, by segment.
     let stash: Rc<RefCell<BTreeMap<u64, Rows>>> = Rc::default();
     // Worker 0's word that the run failed, broadcast so that every worker stops.
-    let aborted: Rc<RefCell<Option<String>>> = Rc::default();
+    let aborted: Rc<RefCell<Option<(u8, String)>>> = Rc::default();
     let mut rows_in = InputHandle::<u64, CapacityContainerBuilder<Vec<Message>>>::new();
-    let mut stepped_in = InputHandle::<u64, CapacityContainerBuilder<Vec<String>>>::new();
+    let mut stepped_in = InputHandle::<u64, CapacityContainerBuilder<Vec<(u8, String)>>>::new();
     let rows_probe = ProbeHandle::new();
     let stepped_probe = ProbeHandle::new();
     worker.dataflow::<u64, _, _>(|scope| {
@@ -180,7 +195,7 @@ fn work(job: &LongStream, worker: &mut timely::worker::Worker) -> anyhow::Result
             .broadcast()
             .inspect_core(move |event| {
                 if let Ok((_, data)) = event {
-                    let data: &Vec<String> = data;
+                    let data: &Vec<(u8, String)> = data;
                     if let Some(why) = data.first() {
                         told.borrow_mut().get_or_insert_with(|| why.clone());
                     }
@@ -234,8 +249,8 @@ fn work(job: &LongStream, worker: &mut timely::worker::Worker) -> anyhow::Result
                 Ok(prefix) => prefix
                     .segment(t0, t1)
                     .map(|rows| rows.to_bytes())
-                    .map_err(|e| format!("{e}")),
-                Err(e) => Err(format!("{e:#}")),
+                    .map_err(|e| carried(e.into())),
+                Err(e) => Err((crate::exit_code(e), crate::message(e))),
             };
             rows_in.send((j, rows));
             ours.next();
@@ -248,8 +263,9 @@ fn work(job: &LongStream, worker: &mut timely::worker::Worker) -> anyhow::Result
                 let stepped = zero.step(job, next_step, rows);
                 if let Err(e) = stepped {
                     // Every worker stops: worker 0 tells them why.
-                    stepped_in.send(format!("{e:#}"));
-                    failure = Some(e);
+                    let (code, message) = carried(e);
+                    stepped_in.send((code, message.clone()));
+                    failure = Some(Remote { code, message }.into());
                     break;
                 }
                 next_step += 1;
@@ -276,8 +292,12 @@ fn work(job: &LongStream, worker: &mut timely::worker::Worker) -> anyhow::Result
     if let Some(e) = failure {
         return Err(e);
     }
-    if let Some(why) = aborted.borrow_mut().take() {
-        anyhow::bail!("worker 0 stopped the run: {why}");
+    if let Some((code, why)) = aborted.borrow_mut().take() {
+        return Err(Remote {
+            code,
+            message: format!("worker 0 stopped the run: {why}"),
+        }
+        .into());
     }
     match stateful {
         Some(zero) => zero.finish().map(Some),
@@ -367,20 +387,21 @@ impl<'p> Worker0<'p> {
     }
 
     /// Steps segment `j`, whose rows are `rows` (`None`: they never came, which is a bug).
-    fn step(
-        &mut self,
-        job: &LongStream,
-        j: u64,
-        rows: Option<Rows>,
-    ) -> anyhow::Result<()> {
+    fn step(&mut self, job: &LongStream, j: u64, rows: Option<Rows>) -> anyhow::Result<()> {
         let t0 = j * job.segment;
         let bytes = match rows {
             Some(Ok(bytes)) => bytes,
-            Some(Err(why)) => anyhow::bail!(
-                "running {} on windows {t0}..{}: {why}",
-                job.pipeline.display(),
-                (t0 + job.segment).min(job.windows)
-            ),
+            Some(Err((code, why))) => {
+                return Err(Remote {
+                    code,
+                    message: format!(
+                        "running {} on windows {t0}..{}: {why}",
+                        job.pipeline.display(),
+                        (t0 + job.segment).min(job.windows)
+                    ),
+                }
+                .into());
+            }
             None => anyhow::bail!("internal error: the rows of segment {j} never arrived"),
         };
         self.bytes_crossed += bytes.len() as u64;

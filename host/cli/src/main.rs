@@ -98,6 +98,9 @@ fn exit_code(error: &anyhow::Error) -> u8 {
                 _ => 9,
             };
         }
+        if let Some(remote) = cause.downcast_ref::<long_stream::Remote>() {
+            return remote.code;
+        }
         if let Some(failed) = cause.downcast_ref::<cluster_cmd::ProcessFailed>() {
             return failed.code;
         }
