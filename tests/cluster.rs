@@ -203,6 +203,20 @@ fn a_cluster_that_cannot_form_says_why() {
     assert!(alone.stdout.is_empty(), "nothing on stdout");
     assert_eq!(done(&out), 0);
 
+    // A port another program holds: named, not retried forever.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let busy = dir.path().join("busy-hosts.txt");
+    std::fs::write(&busy, format!("{address}\n127.0.0.1:1\n")).expect("write");
+    let refused = finish_within(process(&run, &busy, 2, 0, &[]), Duration::from_secs(60));
+    assert_eq!(refused.status.code(), Some(9), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!("process 0 cannot listen on {address}")),
+        "{}",
+        stderr(&refused)
+    );
+    drop(taken);
+
     // Two processes that run different things, or with different thread counts, refuse
     // each other.
     let other = [
