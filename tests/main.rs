@@ -7,6 +7,7 @@ mod cluster;
 mod common;
 mod contract;
 mod corpus;
+mod device;
 mod edge_cases;
 mod equivalence;
 mod fuzz_corpus;

@@ -9,7 +9,8 @@ macro_rules! exit_codes {
   0    success (also when the reader of stdout went away, as with `| head`)
   1    a stage failed while running, or another error
   2    the command line is wrong (unknown flag, bad value, options that do not go together)
-  3    the pipeline is invalid (syntax, unknown stage or operator, a setting out of range)
+  3    the pipeline is invalid (syntax, unknown stage or operator, a setting out of range,
+       a device this machine or build lacks)
   4    the input cannot be read (missing, unknown or damaged format, another sample rate)
   5    the output cannot be written (directory, permissions, full disk, a format that does
        not take these rows)

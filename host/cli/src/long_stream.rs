@@ -110,10 +110,11 @@ impl LongStream {
                 .with_context(|| format!("reading {}", path.display()))?,
             options: format!(
                 "one stream over a cluster, segments of {segment} windows, target {}, channel {}, \
-                 input format {:?}, output format {format}",
+                 input format {:?}, output format {format}, device {}",
                 plan.target_node().name,
                 input.channel.unwrap_or(0),
                 input.format,
+                plan.device,
             ),
         })
     }

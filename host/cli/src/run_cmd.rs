@@ -72,6 +72,10 @@ pub struct RunCommand {
     /// Executor: auto, classic or sqrt (overrides the pipeline).
     #[arg(long)]
     mode: Option<Mode>,
+    /// Where the spectral front end runs: cpu (the default), cuda, or auto (the GPU where one
+    /// is found and faster; say why). Overrides the pipeline's `device:`.
+    #[arg(long)]
+    device: Option<sqrtspace::spec::Device>,
     /// Stage to output (overrides the pipeline's target).
     #[arg(long)]
     target: Option<String>,
@@ -172,6 +176,10 @@ impl RunCommand {
         if let Some(mode) = self.mode {
             spec.mode = mode;
         }
+        if let Some(device) = self.device {
+            spec.from_command_line.push("device");
+            spec.device = device;
+        }
         if let Some(target) = &self.target {
             spec.target = Some(target.clone());
         }
@@ -220,6 +228,7 @@ impl RunCommand {
             too_short(&framer.describe(), samples, spec.window)?;
         }
         let mut plan = Plan::new(&spec, framer.total_windows())?;
+        say_device(&spec, &plan);
         if plan.input_windows.is_some() {
             // Time the first windows through every stage: predictions, and auto's choice.
             let probe = sqrtspace::exec::probe(&plan, &mut framer)
@@ -515,12 +524,14 @@ impl RunCommand {
                 )
             })?,
             options: format!(
-                "target {}, windows {}..{}, channel {}, input format {:?}, output format {format}",
+                "target {}, windows {}..{}, channel {}, input format {:?}, output format {format}, \
+                 device {}",
                 plan.target_node().name,
                 range.start,
                 range.end.map_or("end".into(), |e| e.to_string()),
                 self.input.channel.unwrap_or(0),
                 self.input.format,
+                plan.device,
             ),
         };
         let (mut checkpoints, saved) = CheckpointDir::open(
@@ -776,6 +787,15 @@ impl RunCommand {
             write_json(path, &report)?;
         }
         Ok(())
+    }
+}
+
+/// Where `--device auto` put the front end, and why (the other choices were asked for).
+fn say_device(spec: &Spec, plan: &Plan) {
+    if spec.device == sqrtspace::spec::Device::Auto
+        && let Some(d) = plan.decisions.iter().find(|d| d.setting == "device")
+    {
+        eprintln!("device: {} ({})", d.value, d.reason);
     }
 }
 

@@ -94,6 +94,9 @@ pub struct Plan {
     pub sample_rate: u32,
     /// The executor (never [`Mode::Auto`] once planned).
     pub mode: Mode,
+    /// Where the spectral front end runs (never [`Device::Auto`](crate::spec::Device::Auto)
+    /// once planned).
+    pub device: crate::spec::Device,
     /// Windows per block.
     pub block: usize,
     /// Windows between checkpoints (a multiple of the block).
@@ -136,6 +139,9 @@ pub enum PlanError {
     /// Settings that cannot work together.
     #[error("{0}")]
     Inconsistent(String),
+    /// The device asked for cannot be used here.
+    #[error("{0}")]
+    Device(String),
     /// No stages at all.
     #[error("the pipeline has no stages")]
     NoStages,
@@ -303,6 +309,7 @@ impl Plan {
 
         let mut decisions = settings::Decisions::default();
         let mode = settings::mode(spec, &mut decisions);
+        let device = settings::device(spec, &mut decisions)?;
         // Each row is at most `limits.row_bytes` and there are at most `limits.stages` of
         // them, so this cannot overflow; saturating all the same.
         let hot_row_bytes: usize = nodes
@@ -354,6 +361,7 @@ impl Plan {
         let decisions = decisions.0;
 
         Ok(Plan {
+            device,
             plugins,
             machine,
             input_windows,

@@ -8,7 +8,7 @@ use super::{
     DEFAULT_LRU_BYTES, Decision, Node, PlanError,
 };
 use crate::machine::Machine;
-use crate::spec::{ByteSize, InputKind, Mode, Spec};
+use crate::spec::{ByteSize, Device, InputKind, Mode, Spec};
 
 /// The decisions so far.
 #[derive(Debug, Default)]
@@ -44,6 +44,39 @@ pub(super) fn mode(spec: &Spec, decisions: &mut Decisions) -> Mode {
     };
     decisions.decide("mode", mode.to_string(), mode_reason);
     mode
+}
+
+/// The device the spectral front end runs on, and why: the CPU unless the GPU is asked for;
+/// asked for with `cuda`, a GPU that is not there (or a front end this build cannot run on it)
+/// is an error; with `auto`, the CPU and the reason.
+pub(super) fn device(spec: &Spec, decisions: &mut Decisions) -> Result<Device, PlanError> {
+    let asked = spec.device;
+    if asked == Device::Cpu {
+        let reason = if spec.from_command_line.contains(&"device") {
+            "on the command line".to_string()
+        } else {
+            "the default (--device cuda or auto asks for a GPU)".to_string()
+        };
+        decisions.decide("device", "cpu".into(), reason);
+        return Ok(Device::Cpu);
+    }
+    // What keeps the GPU from this run: none found, or (found) no GPU front end yet.
+    let why_not = match sqrtspace_gpu::probe() {
+        Err(why) => why.to_string(),
+        Ok(gpu) => format!(
+            "found {gpu}, but this build has no GPU front end yet (window, FFT, band-pass and \
+             magnitude on the CPU only)"
+        ),
+    };
+    match asked {
+        Device::Cuda => Err(PlanError::Device(format!(
+            "--device cuda (or `device: Cuda`) cannot run here: {why_not}; run with --device cpu"
+        ))),
+        _ => {
+            decisions.decide("device", "cpu".into(), format!("auto: cpu, as {why_not}"));
+            Ok(Device::Cpu)
+        }
+    }
 }
 
 /// Windows per block: given, or the largest power of two whose rows across the graph

@@ -49,6 +49,9 @@ pub struct Spec {
     /// Which executor runs the pipeline.
     #[serde(default)]
     pub mode: Mode,
+    /// Where the spectral front end runs: `Cpu` (the default), `Cuda` or `Auto`.
+    #[serde(default, skip_serializing_if = "Device::is_cpu")]
+    pub device: Device,
     /// Windows per block; chosen by the planner when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<usize>,
@@ -312,6 +315,50 @@ impl std::str::FromStr for Mode {
             _ => Err(format!(
                 "unknown mode `{s}` (expected auto, classic or sqrt)"
             )),
+        }
+    }
+}
+
+/// Where the spectral front end (window, FFT, band-pass, magnitude) runs.
+///
+/// `Cpu` is the default and the reference. `Cuda` asks for the GPU and fails, saying why, where
+/// there is none; `Auto` takes the GPU only where the probe finds one that is faster, and says
+/// why it chose what it chose (so outputs then depend on the machine: opt in).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum Device {
+    /// The CPU.
+    #[default]
+    Cpu,
+    /// An NVIDIA GPU through CUDA and cuFFT.
+    Cuda,
+    /// The GPU where one is found and faster, the CPU otherwise.
+    Auto,
+}
+
+impl Device {
+    fn is_cpu(&self) -> bool {
+        *self == Device::Cpu
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+            Device::Auto => "auto",
+        })
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Device, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda),
+            "auto" => Ok(Device::Auto),
+            _ => Err(format!("unknown device `{s}` (expected cpu, cuda or auto)")),
         }
     }
 }
