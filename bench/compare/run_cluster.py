@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measures a corpus run on a timely cluster against the same run on one process, in one
 sitting, rounds interleaved, every run its own process (or processes): `run` over a directory
-with 2 workers, `cluster local -n 2` (two processes of one thread over loopback) and
+with 1 and 2 workers, `cluster local -n 2` (two processes of one thread over loopback) and
 `cluster local -n 1 --threads 2`. Checks that every output and the manifest of each are the
 bytes of the one-process run. Then measures how long the surviving process of a two-process
 cluster takes to notice that the other was killed and to exit.
@@ -146,6 +146,7 @@ def main():
         inputs = work / "in"
         corpus(exe, inputs, args.inputs, args.seconds)
         ways = {
+            "run --workers 1 (one process)": ["run"],
             "run --workers 2 (one process)": ["run"],
             "cluster local -n 2 (2 processes × 1 thread)": ["cluster", "local", "-n", "2", "--", "run"],
             "cluster local -n 1 --threads 2": ["cluster", "local", "-n", "1", "--threads", "2",
@@ -159,7 +160,7 @@ def main():
                 shutil.rmtree(out, ignore_errors=True)
                 cmd = [str(exe), *head, str(pipeline), "--input", str(inputs), "--output", str(out)]
                 if head == ["run"]:
-                    cmd += ["--workers", "2"]
+                    cmd += ["--workers", name[len("run --workers ")]]
                 wall, _ = timed(cmd)
                 walls[name].append(wall)
                 if not reference.exists():
