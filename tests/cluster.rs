@@ -642,3 +642,35 @@ fn a_plugin_that_traps_on_any_worker_stops_the_whole_cluster_with_its_name_and_w
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn process_0_that_cannot_write_the_output_ends_every_process_with_its_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("a.wav");
+    ok(&["gen", "audio", "--seconds", "20", "--out", s(&input)]);
+    let y = dir.path().join("missing").join("y.npy");
+    let native = pipeline("audio-native.ron");
+    let run = ["run", &native, "--input", s(&input), "--output", s(&y)];
+    let hosts = hostfile(dir.path(), 2);
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            process(
+                &run,
+                &hosts,
+                2,
+                i,
+                &["--threads", "2", "--segment-windows", "100"],
+            )
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|child| finish_within(child, Duration::from_secs(60)))
+        .collect();
+    let (zero, one) = (stderr(&outs[0]), stderr(&outs[1]));
+    // An output that cannot be written: status 5 on every process, the path named.
+    assert_eq!(outs[0].status.code(), Some(5), "{zero}");
+    assert!(zero.contains("missing"), "{zero}");
+    assert_eq!(outs[1].status.code(), Some(5), "{one}");
+    assert!(one.contains("worker 0 stopped the run"), "{one}");
+}

@@ -218,12 +218,20 @@ fn work(job: &LongStream, worker: &mut timely::worker::Worker) -> anyhow::Result
     // first segment is not 0); the others send nothing on it.
     stepped_in.advance_to(if me == 0 { first } else { count });
     let mut prefix_plan = None;
-    let mut stateful = if me == 0 {
-        Some(Worker0::start(job, first)?)
-    } else {
-        None
-    };
     let mut failure: Option<anyhow::Error> = None;
+    // Worker 0 that cannot start (an output it cannot create, say) still takes part in the
+    // dataflow, telling the others why, so that every process ends rather than waits for it.
+    let mut stateful = None;
+    if me == 0 {
+        match Worker0::start(job, first) {
+            Ok(zero) => stateful = Some(zero),
+            Err(e) => {
+                let (code, message) = carried(e);
+                stepped_in.send((code, message.clone()));
+                failure = Some(Remote { code, message }.into());
+            }
+        }
+    }
     let mut next_step = first;
     let stop = sqrtspace::exec::stop_flag();
     loop {
@@ -233,7 +241,7 @@ fn work(job: &LongStream, worker: &mut timely::worker::Worker) -> anyhow::Result
             // checkpoints stay), and the dataflow is left to the supervisor.
             return Err(sqrtspace::ExecError::Stopped.into());
         }
-        if aborted.borrow().is_some() {
+        if failure.is_some() || aborted.borrow().is_some() {
             break;
         }
         if let Some(&(j, t0, t1)) = ours.peek()
