@@ -112,8 +112,8 @@ impl<'p> ForwardSweep<'p> {
         } else {
             None
         };
-        let keep_rows = context_rows(plan);
-        let (chain, chain_read_after) = pure_prefix(plan, &keep_rows);
+        let keep_rows = plan.context_rows();
+        let (chain, chain_read_after) = plan.pure_prefix(&keep_rows);
         Ok(ForwardSweep {
             plan,
             runners,
@@ -255,7 +255,7 @@ impl<'p> ForwardSweep<'p> {
 
     /// Goes on from the pure prefix's outputs of the windows `starts` to `end` (parts from
     /// window `done`), computed elsewhere: `given` holds, for each node the prefix hands on
-    /// (see [`pure_prefix`]), its parts; `input` the input's parts when a stage after the prefix
+    /// (see [`Plan::pure_prefix`]), its parts; `input` the input's parts when a stage after the prefix
     /// reads them. Returns the target's parts, as [`ForwardSweep::step`] does.
     pub(crate) fn step_given(
         &mut self,
@@ -449,53 +449,6 @@ impl<'p> ForwardSweep<'p> {
         joined.extend_rows(&parts[i].view());
         Ok(joined)
     }
-}
-
-/// The pure prefix of `plan`: the needed stages without state or context whose inputs are the
-/// input or such stages, in dependency order (a worker can take a part through all of them at
-/// once, and any worker can compute any windows of them), and for each whether anything after
-/// the prefix reads it (a later stage, the run's target, context kept in `keep_rows`).
-pub(crate) fn pure_prefix(plan: &Plan, keep_rows: &[usize]) -> (Vec<usize>, Vec<bool>) {
-    let nodes = plan.nodes();
-    let mut chain: Vec<usize> = Vec::new();
-    let mut in_chain = vec![false; nodes.len()];
-    for (id, node) in nodes.iter().enumerate().skip(1) {
-        if node.needed
-            && !node.kernel
-            && node.context == 0
-            && node.inputs.iter().all(|&i| i == INPUT_NODE || in_chain[i])
-        {
-            chain.push(id);
-            in_chain[id] = true;
-        }
-    }
-    let mut read_outside = vec![false; nodes.len()];
-    for (_, node) in nodes
-        .iter()
-        .enumerate()
-        .filter(|&(j, n)| n.needed && !in_chain[j])
-    {
-        for &input in &node.inputs {
-            read_outside[input] = true;
-        }
-    }
-    let read_after = chain
-        .iter()
-        .map(|&id| id == plan.target() || keep_rows[id] > 0 || read_outside[id])
-        .collect();
-    (chain, read_after)
-}
-
-/// Most context rows any needed stage of `plan` reads from each node.
-pub(crate) fn context_rows(plan: &Plan) -> Vec<usize> {
-    let nodes = plan.nodes();
-    let mut keep_rows = vec![0; nodes.len()];
-    for node in nodes.iter().filter(|n| n.needed) {
-        for &input in &node.inputs {
-            keep_rows[input] = keep_rows[input].max(node.context);
-        }
-    }
-    keep_rows
 }
 
 /// Parts a stage runs on the workers before [`ForwardSweep::cheap`] judges its cost.

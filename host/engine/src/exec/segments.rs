@@ -37,7 +37,7 @@
 
 use super::ExecError;
 use super::disk_checkpoints::{CheckpointDir, Saved};
-use super::forward_sweep::{AfterBatch, ForwardSweep, context_rows, pure_prefix, run_chain};
+use super::forward_sweep::{AfterBatch, ForwardSweep, run_chain};
 use super::runner::{Runner, StageStats};
 use crate::io::{Framer, Sink};
 use crate::plan::{INPUT_NODE, Plan};
@@ -69,8 +69,8 @@ impl Split {
                 node.name
             )));
         }
-        let keep_rows = context_rows(plan);
-        let (chain, read_after) = pure_prefix(plan, &keep_rows);
+        let keep_rows = plan.context_rows();
+        let (chain, read_after) = plan.pure_prefix(&keep_rows);
         let mut crossing: Vec<usize> = chain
             .iter()
             .zip(&read_after)

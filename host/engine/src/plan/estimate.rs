@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Decision, Plan, hot_row_bytes};
+use super::{Decision, Plan};
 use crate::spec::{ByteSize, Mode};
 
 /// Windows a probe runs through each stage, at most.
@@ -125,12 +125,9 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
     // Sqrt: a batch of blocks per worker (and a spare set), the checkpoints, the cache.
     let sweeps = plan.sweeps_forward();
     let workers = if sweeps { plan.max_workers.max(1) } else { 1 };
-    let hot: u64 = nodes
-        .iter()
-        .filter(|n| n.needed)
-        .map(|n| hot_row_bytes(n, plan.hop) as u64)
-        .sum();
-    let batch = 2 * plan.parts_per_batch(workers) as u64 * plan.block as u64 * hot;
+    let held = plan.sweep_bytes();
+    let batch = 2 * plan.parts_per_batch(workers) as u64 * held.per_part as u64
+        + workers as u64 * held.per_worker as u64;
     let ring = checkpoint_bytes(plan, probe).saturating_mul(plan.checkpoint_slots as u64);
     let cached: u64 = nodes
         .iter()

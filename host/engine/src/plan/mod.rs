@@ -413,30 +413,100 @@ impl Plan {
         !self.nodes.iter().any(|n| n.needed && n.reverse)
     }
 
+    /// Most context rows any needed stage reads from each node.
+    pub(crate) fn context_rows(&self) -> Vec<usize> {
+        let mut keep_rows = vec![0; self.nodes.len()];
+        for node in self.nodes.iter().filter(|n| n.needed) {
+            for &input in &node.inputs {
+                keep_rows[input] = keep_rows[input].max(node.context);
+            }
+        }
+        keep_rows
+    }
+
+    /// The pure prefix: the needed stages without state or context whose inputs are the input
+    /// or such stages, in dependency order (a worker can take a part through all of them at
+    /// once, and any worker can compute any windows of them), and for each whether anything
+    /// after the prefix reads it (a later stage, the run's target, context kept in
+    /// `keep_rows`, from [`Plan::context_rows`]).
+    pub(crate) fn pure_prefix(&self, keep_rows: &[usize]) -> (Vec<usize>, Vec<bool>) {
+        let nodes = &self.nodes;
+        let mut chain: Vec<usize> = Vec::new();
+        let mut in_chain = vec![false; nodes.len()];
+        for (id, node) in nodes.iter().enumerate().skip(1) {
+            if node.needed
+                && !node.kernel
+                && node.context == 0
+                && node.inputs.iter().all(|&i| i == INPUT_NODE || in_chain[i])
+            {
+                chain.push(id);
+                in_chain[id] = true;
+            }
+        }
+        let mut read_outside = vec![false; nodes.len()];
+        for (_, node) in nodes
+            .iter()
+            .enumerate()
+            .filter(|&(j, n)| n.needed && !in_chain[j])
+        {
+            for &input in &node.inputs {
+                read_outside[input] = true;
+            }
+        }
+        let read_after = chain
+            .iter()
+            .map(|&id| id == self.target || keep_rows[id] > 0 || read_outside[id])
+            .collect();
+        (chain, read_after)
+    }
+
+    /// What a forward sweep holds, bytes: for each part of a batch (its input, and every
+    /// stage's rows that outlive the part's trip through the pure prefix), and for each worker
+    /// (the prefix's rows that only the prefix reads: a worker takes one part at a time
+    /// through the prefix and reuses their buffers for the next).
+    pub(crate) fn sweep_bytes(&self) -> SweepBytes {
+        let (chain, read_after) = self.pure_prefix(&self.context_rows());
+        let block = self.block.max(1);
+        let (mut per_part, mut per_worker) = (0usize, 0usize);
+        for (id, node) in self.nodes.iter().enumerate().filter(|(_, n)| n.needed) {
+            let bytes = hot_row_bytes(node, self.hop).saturating_mul(block);
+            match chain.iter().position(|&c| c == id) {
+                Some(k) if !read_after[k] => per_worker = per_worker.saturating_add(bytes),
+                _ => per_part = per_part.saturating_add(bytes),
+            }
+        }
+        SweepBytes {
+            per_part,
+            per_worker,
+        }
+    }
+
     /// Blocks a forward sweep on `workers` workers computes between two meetings of the
     /// workers (and hand-overs from the framing thread): up to [`MAX_PARTS_PER_WORKER`] each
-    /// while the batch's rows across the graph stay within [`BATCH_BYTES`], so that the time
-    /// the threads spend waiting for one another and waking up is spread over more windows.
-    /// (Each part goes through the chain of context-free stages at once, so a larger batch
-    /// does not cost cache locality there.)
+    /// while what the batch's parts hold ([`Plan::sweep_bytes`]) stays within
+    /// [`BATCH_BYTES`], so that the time the threads spend waiting for one another and waking
+    /// up is spread over more windows. (Each part goes through the chain of context-free
+    /// stages at once, so a larger batch does not cost cache locality there.)
     pub(crate) fn parts_per_batch(&self, workers: usize) -> usize {
         let workers = workers.max(1);
-        let block_bytes: usize = self
-            .nodes
-            .iter()
-            .filter(|n| n.needed)
-            .map(|n| hot_row_bytes(n, self.hop))
-            .sum::<usize>()
-            .saturating_mul(self.block.max(1));
-        let each = BATCH_BYTES / workers / block_bytes.max(1);
+        let each = BATCH_BYTES / workers / self.sweep_bytes().per_part.max(1);
         workers * each.clamp(1, MAX_PARTS_PER_WORKER)
     }
 }
 
-/// Most blocks each worker of a forward sweep takes per batch (see [`Plan::parts_per_batch`]).
-const MAX_PARTS_PER_WORKER: usize = 16;
+/// What a forward sweep holds ([`Plan::sweep_bytes`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SweepBytes {
+    /// Bytes each part of a batch holds until the batch is done.
+    pub(crate) per_part: usize,
+    /// Bytes each worker holds while it takes a part through the pure prefix.
+    pub(crate) per_worker: usize,
+}
 
-/// What a forward sweep's batch may hold beyond one block per worker, bytes.
+/// Most blocks each worker of a forward sweep takes per batch (see [`Plan::parts_per_batch`]).
+const MAX_PARTS_PER_WORKER: usize = 8;
+
+/// What a forward sweep's batch may hold, bytes (two are in flight: one framed, one computed).
 const BATCH_BYTES: usize = 8 << 20;
 
 /// Bytes one window adds to a block of this node's output. The input shares samples between

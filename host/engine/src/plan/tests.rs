@@ -405,3 +405,42 @@ fn the_model_counts_a_cost_per_stage_call_so_a_deep_chain_runs_classic() {
     );
     assert_eq!(plan.mode, Mode::Classic, "{:?}", plan.decisions);
 }
+
+#[test]
+fn a_batch_holds_each_part_once_and_the_prefix_rows_only_read_inside_it_once_per_worker() {
+    // fft is read only inside the pure prefix; mag crosses into the kernel after it, and the
+    // kernel's rows are the target: both live until the batch is done.
+    let iir =
+        r#"(name: "smooth", inputs: ["mag"], op: Iir(filter: Lowpass(cutoff_hz: 5.0, q: 0.7)))"#;
+    let s = spec_with("block: 32,", &format!("{FFT}, {MAG}, {iir}"));
+    let plan = planned(&s, Some(100_000), machine(16 * GIB, 2 << 20, 32 << 20, 2));
+    let held = plan.sweep_bytes();
+    // The input's windows share samples: a hop (16 f32) a window.
+    assert_eq!(held.per_part, 32 * (16 * 4 + 33 * 4 + 33 * 4));
+    assert_eq!(held.per_worker, 32 * 33 * 8);
+    for workers in [1, 2, 3] {
+        let parts = plan.parts_per_batch(workers);
+        assert_eq!(parts % workers, 0, "whole parts a worker");
+        let each = parts / workers;
+        assert_eq!(
+            each,
+            (BATCH_BYTES / workers / held.per_part).clamp(1, MAX_PARTS_PER_WORKER)
+        );
+    }
+    // A stage that reads mag with context keeps mag's rows past the part; fft, read only by
+    // mag, still lives in the worker.
+    let rolling = r#"(name: "rolling", inputs: ["mag"], op: RollingMean(rows: 3))"#;
+    let s = spec_with("block: 32,", &format!("{FFT}, {MAG}, {rolling}"));
+    let plan = planned(&s, Some(100_000), machine(16 * GIB, 2 << 20, 32 << 20, 2));
+    let held = plan.sweep_bytes();
+    assert_eq!(held.per_part, 32 * (16 * 4 + 33 * 4 + 33 * 4));
+    assert_eq!(held.per_worker, 32 * 33 * 8);
+    // With the fft the target, nothing is only the prefix's.
+    let s = spec_with("block: 32, target: \"fft\",", &format!("{FFT}, {MAG}"));
+    let plan = planned(&s, Some(100_000), machine(16 * GIB, 2 << 20, 32 << 20, 2));
+    let held = plan.sweep_bytes();
+    assert_eq!(
+        (held.per_part, held.per_worker),
+        (32 * (16 * 4 + 33 * 8), 0)
+    );
+}
