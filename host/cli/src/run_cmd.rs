@@ -406,17 +406,7 @@ impl RunCommand {
                 )?;
                 let start = saved.as_ref().map_or(0, |s| s.sweep.done);
                 if cluster.process == 0 {
-                    match (&saved, self.resume) {
-                        (Some(saved), _) => eprintln!(
-                            "resuming at window {} ({} output rows kept)",
-                            saved.sweep.done, saved.committed.rows
-                        ),
-                        (None, true) => eprintln!(
-                            "no checkpoint in {}: starting from the beginning",
-                            dir.path().display()
-                        ),
-                        (None, false) => {}
-                    }
+                    say_resuming(saved.as_ref(), self.resume, &dir.path());
                 }
                 (Some((dir, saved)).filter(|_| cluster.process == 0), start)
             }
@@ -541,17 +531,7 @@ impl RunCommand {
             Duration::from_secs_f64(self.checkpoint_secs),
             self.resume,
         )?;
-        match (&saved, self.resume) {
-            (Some(saved), _) => eprintln!(
-                "resuming at window {} ({} output rows kept)",
-                saved.sweep.done, saved.committed.rows
-            ),
-            (None, true) => eprintln!(
-                "no checkpoint in {}: starting from the beginning",
-                dir.display()
-            ),
-            (None, false) => {}
-        }
+        say_resuming(saved.as_ref(), self.resume, dir);
         let rows = framer.total_windows().map(|total| range.rows_of(total));
         let mut sink = FileSink::resumable(
             path,
@@ -819,4 +799,20 @@ fn progress_bar(rows: Option<u64>) -> Option<indicatif::ProgressBar> {
     };
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     Some(bar)
+}
+
+/// Tells where a run with checkpoints starts: at the saved window, or (asked to resume, with
+/// nothing saved) from the beginning.
+fn say_resuming(saved: Option<&sqrtspace::exec::Saved>, resume: bool, dir: &std::path::Path) {
+    match (saved, resume) {
+        (Some(saved), _) => eprintln!(
+            "resuming at window {} ({} output rows kept)",
+            saved.sweep.done, saved.committed.rows
+        ),
+        (None, true) => eprintln!(
+            "no checkpoint in {}: starting from the beginning",
+            dir.display()
+        ),
+        (None, false) => {}
+    }
 }
