@@ -485,12 +485,14 @@ impl Plan {
     /// workers (and hand-overs from the framing thread): up to [`MAX_PARTS_PER_WORKER`] each
     /// while what the batch's parts hold ([`Plan::sweep_bytes`]) stays within
     /// [`BATCH_BYTES`], so that the time the threads spend waiting for one another and waking
-    /// up is spread over more windows. (Each part goes through the chain of context-free
-    /// stages at once, so a larger batch does not cost cache locality there.)
+    /// up is spread over more windows; two each at least, so that a worker that finishes its
+    /// part first has another to take rather than wait for the slowest. (Each part goes
+    /// through the chain of context-free stages at once, so a larger batch does not cost
+    /// cache locality there.)
     pub(crate) fn parts_per_batch(&self, workers: usize) -> usize {
         let workers = workers.max(1);
         let each = BATCH_BYTES / workers / self.sweep_bytes().per_part.max(1);
-        workers * each.clamp(1, MAX_PARTS_PER_WORKER)
+        workers * each.clamp(MIN_PARTS_PER_WORKER, MAX_PARTS_PER_WORKER)
     }
 }
 
@@ -506,8 +508,11 @@ pub(crate) struct SweepBytes {
 /// Most blocks each worker of a forward sweep takes per batch (see [`Plan::parts_per_batch`]).
 const MAX_PARTS_PER_WORKER: usize = 8;
 
+/// Fewest blocks each worker of a forward sweep takes per batch, whatever they hold.
+const MIN_PARTS_PER_WORKER: usize = 2;
+
 /// What a forward sweep's batch may hold, bytes (two are in flight: one framed, one computed).
-const BATCH_BYTES: usize = 8 << 20;
+const BATCH_BYTES: usize = 4 << 20;
 
 /// Bytes one window adds to a block of this node's output. The input shares samples between
 /// overlapping windows, so it costs a hop per window (a window when windows do not overlap).

@@ -424,9 +424,18 @@ fn a_batch_holds_each_part_once_and_the_prefix_rows_only_read_inside_it_once_per
         let each = parts / workers;
         assert_eq!(
             each,
-            (BATCH_BYTES / workers / held.per_part).clamp(1, MAX_PARTS_PER_WORKER)
+            (BATCH_BYTES / workers / held.per_part)
+                .clamp(MIN_PARTS_PER_WORKER, MAX_PARTS_PER_WORKER)
         );
     }
+    // Parts larger than the batch's budget: still two a worker.
+    let text = format!(
+        "(window: 65536, hop: 65536, sample_rate: 1000, block: 16, stages: [{FFT}, {MAG}])"
+    );
+    let big = Spec::from_ron(&text, "test.ron").expect("parses");
+    let plan = planned(&big, Some(1000), machine(16 * GIB, 2 << 20, 32 << 20, 2));
+    assert!(plan.sweep_bytes().per_part > BATCH_BYTES);
+    assert_eq!(plan.parts_per_batch(2), 2 * MIN_PARTS_PER_WORKER);
     // A stage that reads mag with context keeps mag's rows past the part; fft, read only by
     // mag, still lives in the worker.
     let rolling = r#"(name: "rolling", inputs: ["mag"], op: RollingMean(rows: 3))"#;
