@@ -125,9 +125,12 @@ pub fn estimate(plan: &Plan, probe: &Probe, windows: u64) -> Estimates {
     // Sqrt: a batch of blocks per worker (and a spare set), the checkpoints, the cache.
     let sweeps = plan.sweeps_forward();
     let workers = if sweeps { plan.max_workers.max(1) } else { 1 };
+    // At the peak, three batches of parts: the one being computed, the next being framed,
+    // and the buffers handed back to the framer before it fills them again; and each worker's
+    // prefix rows twice (the block in use and a spare).
     let held = plan.sweep_bytes();
-    let batch = 2 * plan.parts_per_batch(workers) as u64 * held.per_part as u64
-        + workers as u64 * held.per_worker as u64;
+    let batch = 3 * plan.parts_per_batch(workers) as u64 * held.per_part as u64
+        + 2 * workers as u64 * held.per_worker as u64;
     let ring = checkpoint_bytes(plan, probe).saturating_mul(plan.checkpoint_slots as u64);
     let cached: u64 = nodes
         .iter()
