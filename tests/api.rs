@@ -1,6 +1,7 @@
 //! The engine as a library: every pipeline in `pipelines/`, run through the public API only
 //! (load, plan, frame a source, run into a sink), writes the bytes `sqrtspace run` writes.
 
+use crate::cli::Start;
 use std::path::{Path, PathBuf};
 
 use sqrtspace::io::{FileSink, Framer, OutputFormat, open_lines, open_source};
@@ -103,7 +104,7 @@ fn every_pipeline_writes_through_the_api_what_the_cli_writes() {
             s(&by_cli),
         ])
         .env("SQRTSPACE_PLUGIN_PATH", &plugin_path)
-        .output()
+        .run()
         .expect("runs");
         assert!(
             out.status.success(),

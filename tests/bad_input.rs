@@ -3,6 +3,7 @@
 //! pipeline, 4 input, 5 output, 6 plugin), no panic, and no output file, not even a
 //! temporary one.
 
+use crate::cli::Start;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -825,7 +826,7 @@ fn every_bad_input_gets_one_clear_line_its_exit_code_and_no_output() {
             }
         }
         let started = std::time::Instant::now();
-        let run = cmd.output().expect("runs");
+        let run = cmd.run().expect("runs");
         let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
         let mut wrong = Vec::new();
         if run.status.code() != Some(case.code) {

@@ -1,14 +1,56 @@
 //! The command line, end to end: each run its own process, as users run it.
 
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 pub(crate) const EXE: &str = env!("CARGO_BIN_EXE_sqrtspace");
+
+/// Starting a process the way the tests do: as `spawn` and `output`, except that under Wine a
+/// child that dies while Wine starts it is started again.
+///
+/// Wine reports such a child to `CreateProcess` as `ERROR_INTERNAL_ERROR` (1359): the new
+/// process ended before it told Wine that it had started, and with no exit status. None of our
+/// code has run by then (it dies in Wine's loader), so a second start changes nothing a test
+/// checks. This happens on a loaded machine, about once in the few thousand starts of a CI run.
+/// Every other error, and every error on other systems, is returned as it is.
+pub(crate) trait Start {
+    fn start(&mut self) -> io::Result<Child>;
+    fn run(&mut self) -> io::Result<Output>;
+}
+
+/// `ERROR_INTERNAL_ERROR`, Wine's word for a child that died while it started.
+const DIED_WHILE_STARTING: i32 = 1359;
+
+fn started_again_if_it_died_starting<T>(mut start: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let mut tries = 1;
+    loop {
+        match start() {
+            Err(e)
+                if cfg!(windows) && e.raw_os_error() == Some(DIED_WHILE_STARTING) && tries < 4 =>
+            {
+                eprintln!("a child died while it started ({e}); starting it again");
+                tries += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+impl Start for Command {
+    fn start(&mut self) -> io::Result<Child> {
+        started_again_if_it_died_starting(|| self.spawn())
+    }
+
+    fn run(&mut self) -> io::Result<Output> {
+        started_again_if_it_died_starting(|| self.output())
+    }
+}
 
 /// Runs the CLI with the test build of the plugins and a compile cache of its own.
 pub(crate) fn sqrtspace(args: &[&str]) -> Output {
     command(args)
-        .output()
+        .run()
         .unwrap_or_else(|e| panic!("cannot run {EXE}: {e}"))
 }
 
@@ -267,7 +309,7 @@ fn alert_counts(summary: &str, rule: &str) -> (usize, usize) {
 fn with_stdin(args: &[&str], stdin: std::fs::File) -> Output {
     command(args)
         .stdin(stdin)
-        .output()
+        .run()
         .unwrap_or_else(|e| panic!("cannot run {EXE}: {e}"))
 }
 
@@ -367,14 +409,14 @@ fn a_reader_that_goes_away_ends_the_stream_quietly() {
     let mut gen_cmd = Command::new(EXE)
         .args(["gen", "audio", "--seconds", "600", "--out", "-"])
         .stdout(std::process::Stdio::piped())
-        .spawn()
+        .start()
         .expect("gen");
     let gen_out = gen_cmd.stdout.take().expect("stdout");
     let mut run_cmd = command(&["run", &pipeline(), "--input", "-", "--output", "-"])
         .stdin(gen_out)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn()
+        .start()
         .expect("run");
     let mut first = [0u8; 200];
     let mut reader = run_cmd.stdout.take().expect("stdout");

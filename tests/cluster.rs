@@ -2,6 +2,7 @@
 //! manifest of one machine's run, byte for byte; a cluster that cannot form is refused with a
 //! reason; a process that dies stops the others within seconds, and `--resume` finishes.
 
+use crate::cli::Start;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
@@ -33,7 +34,7 @@ fn process(run: &[&str], hosts: &Path, processes: usize, index: usize, extra: &[
     command(&args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn()
+        .start()
         .expect("spawn")
 }
 

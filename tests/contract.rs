@@ -5,6 +5,7 @@
 //! string per line) come back equal to each other and to a naive reading of the file, in
 //! classic and sqrt mode, windows overlapping or not.
 
+use crate::cli::Start;
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -122,7 +123,7 @@ proptest! {
 #[test]
 fn a_plugin_built_against_0_1_0_loads_runs_and_says_so() {
     let out = crate::cli::command(&["plugin", "inspect", artifacts::ECHO_0_1, "--json"])
-        .output()
+        .run()
         .expect("runs");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["wit_version"], "0.1.0");

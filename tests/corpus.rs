@@ -2,6 +2,7 @@
 //! each output the bytes one `run` per input writes, bad inputs named, `--resume` after a kill
 //! redoing only what was not finished.
 
+use crate::cli::Start;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -188,7 +189,7 @@ fn a_killed_run_resumes_where_it_stopped_and_lists_and_logs_work_too() {
         "--workers",
         "1",
     ];
-    let mut child = command(&args).spawn().expect("spawn");
+    let mut child = command(&args).start().expect("spawn");
     while done(&out) < 3 {
         if child.try_wait().expect("wait").is_some() {
             break;

@@ -3,6 +3,7 @@
 //! `file=PATH` is written where the shell is at that point. Then a misspelt parameter is
 //! reported with the field meant and its place in the pipeline file.
 
+use crate::cli::Start;
 use std::path::Path;
 use std::process::Command;
 
@@ -117,7 +118,7 @@ fn the_plugin_guide_works_from_an_empty_directory() {
     ] {
         bash.env_remove(var);
     }
-    let out = bash.output().expect("runs bash");
+    let out = bash.run().expect("runs bash");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -149,7 +150,7 @@ fn the_plugin_guide_works_from_an_empty_directory() {
         .args(["run", "typo.ron", "--input", "test.wav"])
         .current_dir(&stage)
         .env("SQRTSPACE_CACHE_DIR", work.path().join("cache"))
-        .output()
+        .run()
         .expect("runs");
     let stderr = String::from_utf8_lossy(&typo.stderr);
     assert_eq!(typo.status.code(), Some(6), "{stderr}");

@@ -3,6 +3,7 @@
 //! the injected incidents and nowhere else; lines that do not parse or are not UTF-8 are
 //! counted and reported, never fatal; window quantiles equal a sort of the latencies.
 
+use crate::cli::Start;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -153,7 +154,7 @@ fn alerts_fire_on_the_injected_incidents_and_nowhere_else() {
     let mut child = command(&["run", PIPELINE, "--input", "-", "--output", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()
+        .start()
         .expect("starts");
     let mut stdin = child.stdin.take().expect("stdin");
     let bytes = std::fs::read(&log).expect("log");
@@ -431,7 +432,7 @@ fn stats_as_parquet_hold_the_bits_of_the_run_and_need_a_file() {
         "--output-format",
         "parquet",
     ])
-    .output()
+    .run()
     .expect("runs");
     assert!(!piped.status.success());
     assert!(

@@ -3,6 +3,7 @@
 //! any block size and worker count, and as shards equal to the single-file output; a run
 //! killed mid-shard leaves only complete shards under shard names.
 
+use crate::cli::Start;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -178,7 +179,7 @@ fn shards_hold_the_single_file_output_in_numbered_pieces() {
         "--shard-windows",
         "128",
     ])
-    .output()
+    .run()
     .expect("runs");
     assert_eq!(again.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds 5 shard files"));
@@ -202,7 +203,7 @@ fn a_run_killed_mid_shard_leaves_only_complete_shards() {
         "sqrt",
     ])
     .stderr(Stdio::null())
-    .spawn()
+    .start()
     .expect("starts");
     let deadline = Instant::now() + Duration::from_secs(120);
     while shards_in(&shards).len() < 2 {

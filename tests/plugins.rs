@@ -2,6 +2,7 @@
 //! the host surviving a hostile plugin, and the compile cache (each hostile plugin's message
 //! through the CLI is a case in `bad_input`).
 
+use crate::cli::Start;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -227,7 +228,7 @@ fn a_second_run_loads_from_the_cache_as_its_metrics_show() {
             ])
             .args(["--metrics-json", metrics.to_str().unwrap_or_default()])
             .env("SQRTSPACE_CACHE_DIR", dir.path().join("cache"))
-            .output()
+            .run()
             .expect("runs");
         assert!(
             out.status.success(),
@@ -257,7 +258,7 @@ fn inspect_describes_plugins() {
         let out = Command::new(EXE)
             .args(["plugin", "inspect", path])
             .env("SQRTSPACE_CACHE_DIR", dir.path())
-            .output()
+            .run()
             .expect("runs");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -279,7 +280,7 @@ fn inspect_describes_plugins() {
     let out = Command::new(EXE)
         .args(["plugin", "inspect", artifacts::OLD_WIT, "--json"])
         .env("SQRTSPACE_CACHE_DIR", dir.path())
-        .output()
+        .run()
         .expect("runs");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["wit_version"], "0.0.1");
@@ -294,7 +295,7 @@ fn hash_pins_and_precompile_through_the_cli() {
         let out = Command::new(EXE)
             .args(args)
             .env("SQRTSPACE_CACHE_DIR", &cache)
-            .output()
+            .run()
             .expect("runs");
         assert!(
             out.status.success(),
@@ -359,7 +360,7 @@ fn a_plugin_named_by_file_name_is_found_on_the_search_path() {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().expect("runs")
+        cmd.run().expect("runs")
     };
 
     // Nowhere yet: the error lists every place it looked, the search path's first.

@@ -6,6 +6,7 @@
 //! and the npm packages); CI runs it and sets `SQRTSPACE_REQUIRE_POLYGLOT=1`, under which a
 //! missing plugin fails these tests. Without it they say what is missing and stop.
 
+use crate::cli::Start;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -222,7 +223,7 @@ fn cli(args: &[&str], cache: &Path) -> std::process::Output {
     Command::new(EXE)
         .args(args)
         .env("SQRTSPACE_CACHE_DIR", cache)
-        .output()
+        .run()
         .expect("runs")
 }
 

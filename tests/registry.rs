@@ -6,6 +6,7 @@
 //! `.ci/run` installs `docker-registry` and sets `SQRTSPACE_REQUIRE_REGISTRY=1`, under which
 //! a missing server fails these tests; without it they say what is missing and stop.
 
+use crate::cli::Start;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -90,7 +91,7 @@ impl Registry {
             .arg(&config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
+            .start()
             .expect("starts docker-registry");
         let registry = Registry {
             child,
@@ -254,7 +255,7 @@ impl User {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("runs")
+        self.command(args).run().expect("runs")
     }
 
     fn ok(&self, args: &[&str]) -> Output {
@@ -404,7 +405,7 @@ fn push_pull_run_lock_and_offline_through_a_real_registry() {
             s(&local),
         ])
         .env("SQRTSPACE_PLUGIN_PATH", artifacts::DIR)
-        .output()
+        .run()
         .expect("runs");
     assert!(
         out.status.success(),
@@ -743,7 +744,7 @@ fn credentials_from_the_environment_or_the_docker_config_and_never_printed() {
         .command(&["plugin", "push", artifacts::FEATURES, &target])
         .env("SQRTSPACE_REGISTRY_USER", "ci")
         .env("SQRTSPACE_REGISTRY_PASSWORD", "wrong-pass")
-        .output()
+        .run()
         .expect("runs");
     assert_eq!(out.status.code(), Some(10));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-pass"));
@@ -752,7 +753,7 @@ fn credentials_from_the_environment_or_the_docker_config_and_never_printed() {
         .command(&["plugin", "push", artifacts::FEATURES, &target])
         .env("SQRTSPACE_REGISTRY_USER", "ci")
         .env("SQRTSPACE_REGISTRY_PASSWORD", "s3cret-pass")
-        .output()
+        .run()
         .expect("runs");
     let printed = format!(
         "{}{}",

@@ -2,6 +2,7 @@
 //! ends up byte for byte that of a run never interrupted, and a checkpoint that does not
 //! belong to the run is refused.
 
+use crate::cli::Start;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -86,7 +87,7 @@ fn killed_twenty_times_then_resumed_equals_the_uninterrupted_run() {
     for _ in 0..20 {
         let mut child = command(&args)
             .stderr(Stdio::piped())
-            .spawn()
+            .start()
             .expect("starts");
         std::thread::sleep(whole.mul_f64(0.05 + 0.85 * rng.unit()));
         // SIGKILL: no chance to clean up or flush.
@@ -143,7 +144,7 @@ fn killed_twenty_times_then_resumed_equals_the_uninterrupted_run() {
 
 /// Starts a run and kills it once its first checkpoint is on disk.
 fn kill_after_first_checkpoint(args: &[&str], ck: &Path) {
-    let mut child = command(args).stderr(Stdio::null()).spawn().expect("starts");
+    let mut child = command(args).stderr(Stdio::null()).start().expect("starts");
     let deadline = Instant::now() + Duration::from_secs(120);
     while !ck.join("checkpoint").exists() {
         assert!(Instant::now() < deadline, "no checkpoint appeared");

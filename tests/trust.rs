@@ -4,6 +4,7 @@
 //! with or without checkpoints, closed pipes ending quietly, deep and wide pipelines that
 //! run in every mode. The refusals themselves are rows of the bad-input table.
 
+use crate::cli::Start;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -32,7 +33,7 @@ fn read(path: &Path) -> Vec<u8> {
 fn with_stdin(args: &[&str], stdin: impl Into<Stdio>) -> std::process::Output {
     command(args)
         .stdin(stdin)
-        .output()
+        .run()
         .unwrap_or_else(|e| panic!("cannot run {EXE}: {e}"))
 }
 
@@ -89,7 +90,7 @@ fn a_wav_on_stdin_is_read_as_a_wav_and_gen_writes_a_wav_stream() {
     // `gen audio --out -` writes the same float WAV a file gets, which stdin reads unasked.
     let float = gen_audio(dir.path(), "f.wav", "3", &["--format", "wav-f32"]);
     let stream = command(&["gen", "audio", "--seconds", "3", "--out", "-"])
-        .output()
+        .run()
         .expect("gen");
     assert_ok(&stream, "gen to stdout");
     assert_eq!(
@@ -410,7 +411,7 @@ fn interrupted(args: &[&str], signal: &str, after: Duration) -> std::process::Ou
     let child = command(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
+        .start()
         .expect("runs");
     std::thread::sleep(after);
     let killed = Command::new("kill")
@@ -473,7 +474,7 @@ fn a_signal_stops_a_run_leaving_nothing_but_checkpoints_that_resume() {
         "a checkpoint was kept"
     );
     let resumed: Vec<&str> = resumable.iter().copied().chain(["--resume"]).collect();
-    let run = command(&resumed).output().expect("resumes");
+    let run = command(&resumed).run().expect("resumes");
     assert_ok(&run, "resume");
     assert!(
         String::from_utf8_lossy(&run.stderr).contains("resuming at window"),
@@ -534,7 +535,7 @@ fn a_closed_stdout_ends_every_subcommand_quietly() {
             .current_dir(dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
+            .start()
             .expect("runs");
         // The reader goes away before the first write, as `| head -0` does.
         drop(child.stdout.take());
@@ -805,7 +806,7 @@ fn peak_memory_does_not_depend_on_a_cpu_hog_and_stays_under_the_prediction() {
         .args(&args)
         .env("SQRTSPACE_PLUGIN_PATH", artifacts::DIR)
         .env("SQRTSPACE_CACHE_DIR", cold.path())
-        .output()
+        .run()
         .expect("runs");
     assert_ok(&run, "cold cache");
     let json: serde_json::Value = serde_json::from_slice(&read(&metrics)).expect("metrics");
@@ -901,7 +902,7 @@ fn a_run_on_a_terminal_shows_its_progress() {
         .env("SQRTSPACE_PLUGIN_PATH", artifacts::DIR)
         .env("SQRTSPACE_CACHE_DIR", dir.path().join("cache"))
         .stdout(Stdio::null())
-        .output()
+        .run()
         .expect("script (util-linux) runs");
     assert!(
         out.status.success(),
