@@ -36,6 +36,8 @@ struct NodeJson<'a> {
     output: &'a Port,
     kernel: bool,
     context: usize,
+    /// Stages the planner fused into this one (computed as part of it, read by no one).
+    fused: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -80,14 +82,20 @@ impl PlanCommand {
                 target: &plan.target_node().name,
                 stages: nodes
                     .iter()
-                    .filter(|n| n.needed)
-                    .map(|n| NodeJson {
+                    .enumerate()
+                    .filter(|(_, n)| n.needed)
+                    .map(|(id, n)| NodeJson {
                         name: &n.name,
                         op: n.op_name,
                         inputs: n.inputs.iter().map(|&i| nodes[i].name.as_str()).collect(),
                         output: &n.port,
                         kernel: n.kernel,
                         context: n.context,
+                        fused: nodes
+                            .iter()
+                            .filter(|f| f.fused_into == Some(id))
+                            .map(|f| f.name.as_str())
+                            .collect(),
                     })
                     .collect(),
                 decisions: &plan.decisions,

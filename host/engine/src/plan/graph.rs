@@ -159,6 +159,7 @@ impl Node {
             fan_out: 0,
             read_with_context: false,
             needed: false,
+            fused_into: None,
             op: None,
         }
     }

@@ -3,6 +3,7 @@
 //! choice the user did not make.
 
 mod estimate;
+mod fuse;
 mod graph;
 mod settings;
 
@@ -67,6 +68,9 @@ pub struct Node {
     pub read_with_context: bool,
     /// Whether the target depends on it.
     pub needed: bool,
+    /// The stage that computes this one's rows as part of its own, when the planner fused
+    /// them (see `fuse`); nothing reads this one then.
+    pub fused_into: Option<NodeId>,
     pub(crate) op: Option<Arc<dyn Operator>>,
 }
 
@@ -305,6 +309,7 @@ impl Plan {
         }
         let (mut nodes, target) = graph::build_nodes(spec)?;
         let plugins = build_operators(spec, &mut nodes, host)?;
+        let fused = fuse::fft_into_bandpass(spec, &mut nodes, target)?;
         graph::mark_needed(&mut nodes, target);
 
         let mut decisions = settings::Decisions::default();
@@ -358,7 +363,8 @@ impl Plan {
             input_buffer_blocks,
             &mut decisions,
         );
-        let decisions = decisions.0;
+        let mut decisions = decisions.0;
+        decisions.extend(fused);
 
         Ok(Plan {
             device,
@@ -749,7 +755,7 @@ impl fmt::Display for Plan {
             InputKind::Lines => write!(f, "window {} hop {} lines", self.window, self.hop)?,
         }
         writeln!(f, "; target `{}`", self.target_node().name)?;
-        for node in self.nodes.iter().filter(|n| n.needed) {
+        for (id, node) in self.nodes.iter().enumerate().filter(|(_, n)| n.needed) {
             let inputs: Vec<&str> = node
                 .inputs
                 .iter()
@@ -772,6 +778,9 @@ impl fmt::Display for Plan {
             }
             if node.context > 0 {
                 write!(f, " [context {}]", node.context)?;
+            }
+            for fused in self.nodes.iter().filter(|n| n.fused_into == Some(id)) {
+                write!(f, " [{} ({}) fused in]", fused.name, fused.op_name)?;
             }
             writeln!(f)?;
         }

@@ -453,3 +453,115 @@ fn a_batch_holds_each_part_once_and_the_prefix_rows_only_read_inside_it_once_per
         (32 * (16 * 4 + 33 * 8), 0)
     );
 }
+
+#[test]
+fn a_window_fft_read_only_by_a_bandpass_is_fused_into_it() {
+    let band = r#"(name: "band", inputs: ["fft"], op: Bandpass(lo_hz: 100.0, hi_hz: 300.0))"#;
+    let mag = r#"(name: "mag", inputs: ["band"], op: Magnitude)"#;
+    let plan = match Plan::new(&spec(&format!("{FFT}, {band}, {mag}")), None) {
+        Ok(plan) => plan,
+        Err(e) => panic!("{e}"),
+    };
+    let [input, fft, band_node, ..] = plan.nodes() else {
+        panic!("four nodes")
+    };
+    assert_eq!((fft.fused_into, fft.needed), (Some(2), false));
+    assert_eq!(band_node.inputs, [INPUT_NODE]);
+    // 33 bins 15.625 Hz apart; 100..=300 Hz keeps bins 7 to 19.
+    assert_eq!(band_node.port.layout.row_shape, [13]);
+    assert_eq!(input.port.layout.row_shape, [64]);
+    let fused: Vec<&str> = plan
+        .decisions
+        .iter()
+        .filter(|d| d.setting == "fused")
+        .map(|d| d.value.as_str())
+        .collect();
+    assert_eq!(fused, ["fft+band"]);
+    assert!(plan.to_string().contains("[fft (WindowFft) fused in]"));
+
+    // Not when the spectrum is wanted for itself: read by another stage, checkpointed, or the
+    // target.
+    for (settings, stages) in [
+        ("", format!("{FFT}, {band}, {MAG}")),
+        (
+            "",
+            format!("{FFT}, {band}, {mag}")
+                .replace("op: WindowFft()", "op: WindowFft(), checkpoint: true"),
+        ),
+        ("target: \"fft\",", format!("{FFT}, {band}")),
+    ] {
+        let plan = match Plan::new(&spec_with(settings, &stages), None) {
+            Ok(plan) => plan,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(
+            plan.nodes().iter().all(|n| n.fused_into.is_none())
+                && !plan.decisions.iter().any(|d| d.setting == "fused"),
+            "{stages}"
+        );
+        assert_eq!(plan.nodes()[2].inputs, [1], "{stages}");
+    }
+}
+
+mod fused_bits {
+    use proptest::prelude::*;
+
+    use crate::exec::{WindowRange, evaluate};
+    use crate::plan::Plan;
+    use crate::spec::Spec;
+    use crate::tensor::Complex32;
+
+    /// The band's rows, as bits, of a pipeline with the FFT fused into the band-pass or not
+    /// (a checkpointed FFT is not fused), in `mode`.
+    fn band_bits(
+        (window, hop, block): (usize, usize, usize),
+        (lo_hz, hi_hz): (f64, f64),
+        mode: &str,
+        fused: bool,
+        samples: &[f32],
+    ) -> Vec<(u32, u32)> {
+        let text = format!(
+            r#"(window: {window}, hop: {hop}, sample_rate: 1000, block: {block}, mode: {mode},
+                stages: [(name: "fft", inputs: ["input"], op: WindowFft(window: Hann),
+                          checkpoint: {}),
+                         (name: "band", inputs: ["fft"], op: Bandpass(lo_hz: {lo_hz:?}, hi_hz: {hi_hz:?}))])"#,
+            !fused
+        );
+        let spec = Spec::from_ron(&text, "test.ron").expect("parses");
+        let plan = Plan::new(&spec, None).expect("plans");
+        assert_eq!(plan.nodes()[1].fused_into.is_some(), fused);
+        let rows = evaluate(&plan, samples.to_vec(), WindowRange::all()).expect("runs");
+        let view = rows.view();
+        let bins = view.typed::<Complex32>().expect("complex rows");
+        bins.iter()
+            .flatten()
+            .map(|z| (z.re.to_bits(), z.im.to_bits()))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The fused stage gives the bits of the FFT and the band-pass apart, in both modes,
+        /// for any window (odd, even, tiny), hop, block and band, the whole spectrum included.
+        #[test]
+        fn equal_the_fft_and_the_bandpass_apart(
+            window in 1usize..300,
+            hop in 1usize..80,
+            block in 1usize..40,
+            band in (0.0f64..=500.0, 0.0f64..=500.0),
+            samples in proptest::collection::vec(-1.0f32..1.0, 0..3000),
+        ) {
+            let (lo, hi) = if band.0 <= band.1 { band } else { (band.1, band.0) };
+            // A band that holds no bin is refused by both; widen it to the whole spectrum.
+            let step = 1000.0 / window as f64;
+            let (lo, hi) = if (lo / step).ceil() > (hi / step).floor() { (0.0, 500.0) } else { (lo, hi) };
+            for mode in ["Classic", "Sqrt"] {
+                let sizes = (window, hop, block);
+                let fused = band_bits(sizes, (lo, hi), mode, true, &samples);
+                let apart = band_bits(sizes, (lo, hi), mode, false, &samples);
+                prop_assert_eq!(fused, apart, "{}", mode);
+            }
+        }
+    }
+}

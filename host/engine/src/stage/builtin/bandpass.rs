@@ -17,6 +17,15 @@ pub fn build(
     params: &BandpassParams,
     ctx: &BuildContext<'_>,
 ) -> Result<Arc<dyn Operator>, BuildError> {
+    let (bins, output) = band(params, ctx)?;
+    Ok(Arc::new(BandpassOp { bins, output }))
+}
+
+/// The bins of the input spectrum that the band keeps, and the port of the band.
+pub(crate) fn band(
+    params: &BandpassParams,
+    ctx: &BuildContext<'_>,
+) -> Result<(std::ops::Range<usize>, Port), BuildError> {
     ctx.expect_inputs(1)?;
     let input = &ctx.inputs[0];
     let bins = expect_rank1(input, 0)?;
@@ -54,16 +63,16 @@ pub fn build(
             found: dtype,
         });
     }
-    Ok(Arc::new(BandpassOp {
-        bins: first..last + 1,
-        output: Port {
+    Ok((
+        first..last + 1,
+        Port {
             layout: Layout::new(dtype, vec![last + 1 - first]),
             freq_axis: Some(FreqAxis {
                 first_hz: axis.hz(first),
                 step_hz: axis.step_hz,
             }),
         },
-    }))
+    ))
 }
 
 #[derive(Debug)]

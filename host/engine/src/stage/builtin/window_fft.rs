@@ -4,13 +4,20 @@
 //! `numpy.fft.rfft`), bin `k` at `k * sample_rate / n` Hz. FFT plans come from one
 //! process-wide planner and the work buffers live in the instance, so the hot loop allocates
 //! nothing.
+//!
+//! [`build_band`] makes the same stage with a `Bandpass` after it, for the planner to fuse the
+//! two when the band-pass is the FFT's only reader: each spectrum then goes to one row of
+//! scratch, which stays in the first-level cache, and only the band is copied out, instead of
+//! every bin of every window of a block going out to a block the size of the second-level cache
+//! and a fraction of them coming back. The bits are the two stages': the same FFT, and a
+//! band-pass copies bins.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
 use realfft::{RealFftPlanner, RealToComplex};
 
-use super::expect_rank1;
-use crate::spec::{WindowFftParams, WindowFunction};
+use super::{bandpass, expect_rank1};
+use crate::spec::{BandpassParams, WindowFftParams, WindowFunction};
 use crate::stage::{
     BuildContext, BuildError, FreqAxis, Instance, Operator, Port, Pure, StageCall, StageError,
 };
@@ -47,6 +54,36 @@ pub fn build(
     params: &WindowFftParams,
     ctx: &BuildContext<'_>,
 ) -> Result<Arc<dyn Operator>, BuildError> {
+    Ok(Arc::new(whole_spectrum(params, ctx)?))
+}
+
+/// Builds a `WindowFft` with a `Bandpass` after it as one operator, whose rows are the band's
+/// (see the module's documentation). `ctx` is the FFT's.
+pub(crate) fn build_band(
+    params: &WindowFftParams,
+    band: &BandpassParams,
+    ctx: &BuildContext<'_>,
+) -> Result<Arc<dyn Operator>, BuildError> {
+    let whole = whole_spectrum(params, ctx)?;
+    let spectrum = [whole.output.clone()];
+    let (bins, output) = bandpass::band(
+        band,
+        &BuildContext {
+            inputs: &spectrum,
+            ..*ctx
+        },
+    )?;
+    Ok(Arc::new(WindowFftOp {
+        band: Some(bins),
+        output,
+        ..whole
+    }))
+}
+
+fn whole_spectrum(
+    params: &WindowFftParams,
+    ctx: &BuildContext<'_>,
+) -> Result<WindowFftOp, BuildError> {
     ctx.expect_inputs(1)?;
     let input = ctx.input(0, DType::F32)?;
     let n = expect_rank1(input, 0)?;
@@ -56,9 +93,10 @@ pub fn build(
             message: "rows are empty".into(),
         });
     }
-    Ok(Arc::new(WindowFftOp {
+    Ok(WindowFftOp {
         coefficients: params.window.coefficients(n).into(),
         fft: plan(n),
+        band: None,
         output: Port {
             layout: crate::tensor::Layout::new(DType::C32, vec![n / 2 + 1]),
             freq_axis: Some(FreqAxis {
@@ -66,12 +104,14 @@ pub fn build(
                 step_hz: ctx.sample_rate / n as f64,
             }),
         },
-    }))
+    })
 }
 
 struct WindowFftOp {
     coefficients: Arc<[f32]>,
     fft: Arc<dyn RealToComplex<f32>>,
+    /// The bins a fused band-pass keeps; `None` for the whole spectrum.
+    band: Option<std::ops::Range<usize>>,
     output: Port,
 }
 
@@ -79,6 +119,7 @@ impl std::fmt::Debug for WindowFftOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WindowFft")
             .field("n", &self.coefficients.len())
+            .field("band", &self.band)
             .finish()
     }
 }
@@ -93,6 +134,10 @@ impl Operator for WindowFftOp {
             coefficients: Arc::clone(&self.coefficients),
             work: self.fft.make_input_vec(),
             scratch: self.fft.make_scratch_vec(),
+            band: self
+                .band
+                .clone()
+                .map(|bins| (bins, self.fft.make_output_vec())),
             fft: Arc::clone(&self.fft),
         })))
     }
@@ -104,22 +149,48 @@ struct WindowFft {
     fft: Arc<dyn RealToComplex<f32>>,
     work: Vec<f32>,
     scratch: Vec<Complex32>,
+    /// A fused band-pass's bins and the one spectrum they are copied from.
+    band: Option<(std::ops::Range<usize>, Vec<Complex32>)>,
+}
+
+impl WindowFft {
+    /// The spectrum of one window, into `spectrum` (all its bins).
+    fn transform(&mut self, row: &[f32], spectrum: &mut [Complex32]) -> Result<(), StageError> {
+        for ((w, &x), &c) in self.work.iter_mut().zip(row).zip(self.coefficients.iter()) {
+            *w = x * c;
+        }
+        self.fft
+            .process_with_scratch(&mut self.work, spectrum, &mut self.scratch)
+            .map_err(|e| StageError::Failed(format!("FFT: {e}")))
+    }
 }
 
 impl Pure for WindowFft {
     fn process(&mut self, call: &StageCall<'_>, out: &mut Tensor) -> Result<(), StageError> {
         let input = call.input(0)?.typed::<f32>()?;
-        let bins = self.fft.complex_len();
-        let output = out.reset::<Complex32>(call.rows, &[bins]);
-        for (row, spectrum) in input.iter().zip(output.chunks_exact_mut(bins)) {
-            for ((w, &x), &c) in self.work.iter_mut().zip(row).zip(self.coefficients.iter()) {
-                *w = x * c;
+        match self.band.take() {
+            None => {
+                let bins = self.fft.complex_len();
+                let output = out.reset::<Complex32>(call.rows, &[bins]);
+                for (row, spectrum) in input.iter().zip(output.chunks_exact_mut(bins)) {
+                    self.transform(row, spectrum)?;
+                }
+                Ok(())
             }
-            self.fft
-                .process_with_scratch(&mut self.work, spectrum, &mut self.scratch)
-                .map_err(|e| StageError::Failed(format!("FFT: {e}")))?;
+            Some((bins, mut spectrum)) => {
+                let output = out.reset::<Complex32>(call.rows, &[bins.len()]);
+                let done = input
+                    .iter()
+                    .zip(output.chunks_exact_mut(bins.len()))
+                    .try_for_each(|(row, kept)| {
+                        self.transform(row, &mut spectrum)?;
+                        kept.copy_from_slice(&spectrum[bins.clone()]);
+                        Ok(())
+                    });
+                self.band = Some((bins, spectrum));
+                done
+            }
         }
-        Ok(())
     }
 }
 
