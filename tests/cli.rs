@@ -111,6 +111,37 @@ pub(crate) fn s(p: &Path) -> &str {
 }
 
 #[test]
+fn workers_reading_their_own_parts_of_a_wav_write_the_bytes_of_one() {
+    // On Unix each worker reads the parts it computes from the file itself; a block that
+    // does not divide the windows leaves a short last part.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = audio(dir.path());
+    let written = |workers: &str| {
+        let out = dir.path().join(format!("w{workers}.npy"));
+        ok(&[
+            "run",
+            &pipeline(),
+            "--input",
+            s(&input),
+            "--output",
+            s(&out),
+            "--mode",
+            "sqrt",
+            "--block",
+            "7",
+            "--workers",
+            workers,
+        ]);
+        std::fs::read(&out).expect("output")
+    };
+    let one = written("1");
+    assert!(one.len() > 128);
+    for workers in ["2", "3"] {
+        assert!(written(workers) == one, "{workers} workers");
+    }
+}
+
+#[test]
 fn sqrt_and_classic_files_are_the_same_bytes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = audio(dir.path());
@@ -253,7 +284,18 @@ fn plan_prints_every_setting_with_its_reason() {
     let out = ok(&["plan", &pipeline(), "--input", s(&wav), "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["target"], "classify");
-    assert_eq!(json["stages"][1]["output"]["layout"]["row_shape"][0], 2049);
+    // The FFT, read only by the band-pass, is computed inside it: the plan says so.
+    assert_eq!(json["stages"][1]["name"], "bandpass");
+    assert_eq!(json["stages"][1]["op"], "WindowFft+Bandpass");
+    assert_eq!(json["stages"][1]["fused"], serde_json::json!(["fft"]));
+    assert_eq!(json["stages"][1]["inputs"], serde_json::json!(["input"]));
+    assert_eq!(json["stages"][1]["output"]["layout"]["row_shape"][0], 164);
+    assert!(
+        json["decisions"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|d| d["setting"] == "fused" && d["value"] == "fft+bandpass")),
+        "{json}"
+    );
     assert_eq!(json["estimates"]["windows"], 934);
     assert!(json["estimates"]["sqrt_peak_bytes"].as_u64().unwrap_or(0) > 0);
     assert!(json["machine"]["cores"].as_u64().unwrap_or(0) >= 1);

@@ -69,6 +69,34 @@ fn any_worker_count_gives_the_bits_of_one() {
 }
 
 #[test]
+fn workers_that_frame_their_own_parts_read_each_sample_about_once() {
+    // Samples in memory, like a file, give each worker a reader of its own: each frames the
+    // parts it takes, and reads again only the overlap of a part with the part before it.
+    let samples = chirp_noise(30_011, 4);
+    for (block, workers) in [(1, 2), (7, 3), (64, 2)] {
+        let s = with_workers(&mixed(block), workers);
+        let (rows, stats) = run(&s, Mode::Sqrt, &samples, WindowRange::all());
+        let (one, alone) = run(
+            &with_workers(&s, 1),
+            Mode::Sqrt,
+            &samples,
+            WindowRange::all(),
+        );
+        assert!(rows.bit_identical(&one), "block {block}, {workers} workers");
+        // One worker's framing thread reads the samples of whole windows once (and perhaps
+        // the rest of the input); the workers read them, and again only the overlaps.
+        let windows = 30_011 - (30_011 - 128) % 32;
+        assert!((windows..=30_011).contains(&alone.samples_read));
+        let parts = (rows.rows() as u64).div_ceil(block as u64);
+        assert!(
+            (windows..=30_011 + parts * (128 - 32)).contains(&stats.samples_read),
+            "block {block}, {workers} workers: {} samples read",
+            stats.samples_read
+        );
+    }
+}
+
+#[test]
 fn wasm_stages_get_an_instance_per_worker_and_the_same_bits() {
     let samples = chirp_noise(40_000, 10);
     let native = small_audio(256, 64);

@@ -253,6 +253,89 @@ impl<'p> ForwardSweep<'p> {
         self.step_after_prefix(&starts, end, outputs)
     }
 
+    /// Frames and computes parts of `sizes` windows from window `done`, as [`ForwardSweep::step`]
+    /// computes framed parts, but each part framed by the worker that takes it, with its own
+    /// framer of the input (one per worker, each [`Framer::try_clone`] of the run's): no
+    /// framing thread takes the workers' cores, and each part's samples are read into the
+    /// cache of the core that computes them. Returns the target's parts and whether the
+    /// input ended (a part came back short).
+    pub(crate) fn step_framing(
+        &mut self,
+        framers: &mut [Framer],
+        sizes: &[usize],
+    ) -> Result<(Vec<Tensor>, bool), ExecError> {
+        let plan = self.plan;
+        let nodes = plan.nodes();
+        let mut starts = Vec::with_capacity(sizes.len());
+        let mut t = self.done;
+        for &rows in sizes {
+            starts.push(t);
+            t += rows as u64;
+        }
+        let jobs: Vec<(u64, usize)> = starts.iter().copied().zip(sizes.iter().copied()).collect();
+        let chain = (&self.chain[..], &self.chain_read_after[..]);
+        let mut workers: Vec<(&mut Runner<'p>, &mut Framer)> =
+            self.runners.iter_mut().zip(framers.iter_mut()).collect();
+        let done = on_workers(
+            self.pool.as_deref(),
+            &mut workers,
+            &jobs,
+            |(runner, framer), &(t0, rows)| -> Result<_, ExecError> {
+                let input = framer.frame(t0, rows)?;
+                let outs = if input.rows() > 0 {
+                    run_chain(plan, runner, chain, &input, t0)?
+                } else {
+                    Vec::new()
+                };
+                Ok((input, outs))
+            },
+        )?;
+        drop(workers);
+        // The parts up to the first short one; none after it can hold a window.
+        let kept = done
+            .iter()
+            .zip(sizes)
+            .position(|((input, _), &rows)| input.rows() < rows)
+            .map_or(done.len(), |short| short + 1);
+        if done[kept..].iter().any(|(input, _)| input.rows() > 0) {
+            return Err(ExecError::Internal(
+                "the workers' framers disagree on where the input ends".into(),
+            ));
+        }
+        let ended = kept < done.len() || done.last().is_some_and(|(input, _)| input.rows() == 0);
+        let mut parts = Vec::with_capacity(kept);
+        let mut per_part = Vec::with_capacity(kept);
+        for (input, outs) in done.into_iter().take(kept) {
+            if input.rows() > 0 {
+                parts.push(input);
+                per_part.push(outs);
+            }
+        }
+        if parts.is_empty() {
+            return Ok((Vec::new(), true));
+        }
+        let mut outputs: Vec<Option<Vec<Tensor>>> = vec![None; nodes.len()];
+        for (k, &id) in self.chain.iter().enumerate() {
+            outputs[id] = Some(
+                per_part
+                    .iter_mut()
+                    .map(|outs| {
+                        std::mem::replace(&mut outs[k], Tensor::empty(&nodes[id].port.layout))
+                    })
+                    .collect(),
+            );
+        }
+        let end = starts[parts.len() - 1] + parts[parts.len() - 1].rows() as u64;
+        starts.truncate(parts.len());
+        outputs[INPUT_NODE] = Some(parts);
+        let target = self.step_after_prefix(&starts, end, outputs)?;
+        // Spent input buffers go back to the framers, whichever worker framed them.
+        for (i, spent) in self.take_spent_input().into_iter().enumerate() {
+            framers[i % framers.len()].recycle(spent);
+        }
+        Ok((target, ended))
+    }
+
     /// Goes on from the pure prefix's outputs of the windows `starts` to `end` (parts from
     /// window `done`), computed elsewhere: `given` holds, for each node the prefix hands on
     /// (see [`Plan::pure_prefix`]), its parts; `input` the input's parts when a stage after the prefix
@@ -457,16 +540,16 @@ const CHEAP_AFTER_CALLS: u64 = 64;
 /// A part quicker than this is not worth a meeting of the workers, nanoseconds.
 const CHEAP_PART_NANOS: u64 = 20_000;
 
-/// `f` of each item on the pool's workers, each call with the runner of the worker it lands
-/// on, results in order, or the first item's error in order. Each item is a task of its own,
+/// `f` of each item on the pool's workers, each call with the runner (and whatever else each
+/// worker holds) of the worker it lands on, results in order, or the first item's error in order. Each item is a task of its own,
 /// so a worker that falls behind (the machine is busy) leaves more of the batch to the others
 /// rather than holding it up; which worker computes an item does not change its bits. Without
 /// a pool the items run in order on the first runner, on this thread, up to the first error.
-fn on_workers<T: Sync, R: Send, E: Send>(
+fn on_workers<W: Send, T: Sync, R: Send, E: Send>(
     pool: Option<&rayon::ThreadPool>,
-    runners: &mut [Runner<'_>],
+    runners: &mut [W],
     items: &[T],
-    f: impl Fn(&mut Runner<'_>, &T) -> Result<R, E> + Sync,
+    f: impl Fn(&mut W, &T) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
     let Some(pool) = pool else {
         return match runners.first_mut() {
@@ -475,7 +558,7 @@ fn on_workers<T: Sync, R: Send, E: Send>(
         };
     };
     // A worker only ever locks its own runner: the locks are never contended.
-    let runners: Vec<std::sync::Mutex<&mut Runner<'_>>> =
+    let runners: Vec<std::sync::Mutex<&mut W>> =
         runners.iter_mut().map(std::sync::Mutex::new).collect();
     let results: Vec<Result<R, E>> = pool.install(|| {
         items
@@ -561,6 +644,13 @@ pub(crate) fn run_from(
     sink: &mut dyn Sink,
     after: &mut dyn AfterBatch,
 ) -> Result<u64, ExecError> {
+    if sweep.workers() > 1
+        && let Some(framers) = (0..sweep.workers())
+            .map(|_| framer.try_clone())
+            .collect::<Option<Vec<_>>>()
+    {
+        return run_framing_on_workers(sweep, framer, framers, range, sink, after);
+    }
     let end = range.end.unwrap_or(u64::MAX);
     let block = sweep.plan.block.max(1);
     let batch = sweep.plan.parts_per_batch(sweep.workers());
@@ -609,20 +699,84 @@ pub(crate) fn run_from(
             let outputs = sweep.step(parts)?;
             // The framing thread may have stopped (the input ended): then nothing is reused.
             let _ = spent.send(sweep.take_spent_input());
-            let mut t0 = first;
-            for out in &outputs {
-                let t1 = t0 + out.rows() as u64;
-                let (lo, hi) = (range.start.clamp(t0, t1), end.clamp(t0, t1));
-                if hi > lo {
-                    sink.write(lo, &out.slice_rows((lo - t0) as usize..(hi - t0) as usize))?;
-                    written += hi - lo;
-                }
-                t0 = t1;
-            }
+            written += write_in_range(sink, range, first, &outputs)?;
             after.after_batch(sweep, sink)?;
         }
         Ok(written)
     })
+}
+
+/// [`run_from`] for a source each worker can read on its own (a file): each worker frames
+/// the parts it takes with one of `framers`, and no framing thread runs.
+fn run_framing_on_workers(
+    sweep: &mut ForwardSweep<'_>,
+    framer: &mut Framer,
+    mut framers: Vec<Framer>,
+    range: WindowRange,
+    sink: &mut dyn Sink,
+    after: &mut dyn AfterBatch,
+) -> Result<u64, ExecError> {
+    // Parts past the input's end come back empty; a file's header says where that is.
+    let end = range
+        .end
+        .unwrap_or(u64::MAX)
+        .min(framer.total_windows().unwrap_or(u64::MAX));
+    let block = sweep.plan.block.max(1) as u64;
+    let batch = sweep.plan.parts_per_batch(sweep.workers());
+    let mut written = 0;
+    let result = loop {
+        let first = sweep.done();
+        let mut sizes = Vec::with_capacity(batch);
+        let mut t = first;
+        while sizes.len() < batch && t < end {
+            let rows = (end - t).min(block);
+            sizes.push(rows as usize);
+            t += rows;
+        }
+        if sizes.is_empty() {
+            break Ok(written);
+        }
+        let (outputs, ended) = match sweep.step_framing(&mut framers, &sizes) {
+            Ok((outputs, _)) if outputs.is_empty() => break Ok(written),
+            Ok(stepped) => stepped,
+            Err(e) => break Err(e),
+        };
+        match write_in_range(sink, range, first, &outputs) {
+            Ok(rows) => written += rows,
+            Err(e) => break Err(e),
+        }
+        if let Err(e) = after.after_batch(sweep, sink) {
+            break Err(e);
+        }
+        if ended {
+            break Ok(written);
+        }
+    };
+    framer.count_read(framers.iter().map(Framer::samples_read).sum());
+    result
+}
+
+/// Writes the rows of `outputs` (consecutive parts from window `first`) that fall in `range`
+/// to `sink`; returns how many.
+fn write_in_range(
+    sink: &mut dyn Sink,
+    range: WindowRange,
+    first: u64,
+    outputs: &[Tensor],
+) -> Result<u64, ExecError> {
+    let end = range.end.unwrap_or(u64::MAX);
+    let mut written = 0;
+    let mut t0 = first;
+    for out in outputs {
+        let t1 = t0 + out.rows() as u64;
+        let (lo, hi) = (range.start.clamp(t0, t1), end.clamp(t0, t1));
+        if hi > lo {
+            sink.write(lo, &out.slice_rows((lo - t0) as usize..(hi - t0) as usize))?;
+            written += hi - lo;
+        }
+        t0 = t1;
+    }
+    Ok(written)
 }
 
 /// Up to `batch` blocks of windows from `t`, stopping at `end`; whether the input ended.

@@ -333,6 +333,22 @@ impl Framer {
         }
     }
 
+    /// A framer of the same records with a position of its own, for a worker that frames its
+    /// own windows; `None` when the source cannot have a second reader (see
+    /// [`SampleSource::try_clone`]).
+    pub(crate) fn try_clone(&self) -> Option<Framer> {
+        let Input::Samples(f) = &self.input else {
+            return None;
+        };
+        Some(Framer::new(f.source.try_clone()?, f.window, f.hop))
+    }
+
+    /// Counts records that other framers of its source read for it (see
+    /// [`Framer::try_clone`]) in [`Framer::samples_read`].
+    pub(crate) fn count_read(&mut self, records: u64) {
+        frames!(&mut self.input, f => f.read += records)
+    }
+
     /// Windows `t0 ..` up to `max_rows` of them: fewer at the end of the input, none past it.
     pub fn frame(&mut self, t0: u64, max_rows: usize) -> Result<Tensor, InputError> {
         frames!(&mut self.input, f => f.frame(t0, max_rows))

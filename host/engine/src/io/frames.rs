@@ -10,14 +10,43 @@ use super::{InputError, READ_CHUNK};
 pub(crate) enum FrameReader {
     /// A file.
     File(BufReader<File>),
+    /// A file shared with other readers (see [`FrameFile::try_clone`]): read at positions,
+    /// never through the offset they share.
+    At(File),
     /// A stream (stdin), positioned at the first frame.
     Stream(Box<dyn Read + Send>),
+}
+
+/// Fills `buf` from `file` at `offset` without moving the file's offset (Unix) or without
+/// minding it (Windows).
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileExt;
+    #[cfg(windows)]
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        #[cfg(unix)]
+        let n = file.read_at(buf, offset);
+        #[cfg(windows)]
+        let n = file.seek_read(buf, offset);
+        match n {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for FrameReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             FrameReader::File(_) => "FrameReader::File",
+            FrameReader::At(_) => "FrameReader::At",
             FrameReader::Stream(_) => "FrameReader::Stream",
         })
     }
@@ -96,6 +125,32 @@ impl FrameFile {
         &self.path
     }
 
+    /// A reader of the same frames of the same open file, at its own position (the first
+    /// frame), reading at positions so that neither moves the other; `None` for a stream,
+    /// or a file the system will not share.
+    ///
+    /// Only on Unix: Windows' positional reads move the offset the readers share, under the
+    /// first reader's buffered, offset-following reads.
+    pub(crate) fn try_clone(&self) -> Option<FrameFile> {
+        if cfg!(not(unix)) {
+            return None;
+        }
+        let file = match &self.reader {
+            FrameReader::File(reader) => reader.get_ref().try_clone().ok()?,
+            FrameReader::At(file) => file.try_clone().ok()?,
+            FrameReader::Stream(_) => return None,
+        };
+        Some(FrameFile {
+            path: self.path.clone(),
+            reader: FrameReader::At(file),
+            data_start: self.data_start,
+            frame_bytes: self.frame_bytes,
+            frames: Some(self.frames?),
+            position: 0,
+            bytes: Vec::new(),
+        })
+    }
+
     /// Frames in the file, when known.
     pub(crate) fn frames(&self) -> Option<u64> {
         self.frames
@@ -112,6 +167,11 @@ impl FrameFile {
         self.bytes.resize(frames * self.frame_bytes, 0);
         let result = match &mut self.reader {
             FrameReader::File(r) => r.read_exact(&mut self.bytes),
+            FrameReader::At(file) => read_exact_at(
+                file,
+                &mut self.bytes,
+                self.data_start + self.position * self.frame_bytes as u64,
+            ),
             FrameReader::Stream(r) => r.read_exact(&mut self.bytes),
         };
         if let Err(source) = result {
@@ -144,6 +204,8 @@ impl FrameFile {
         while filled < want {
             let n = match &mut self.reader {
                 FrameReader::File(r) => r.read(&mut self.bytes[filled..]),
+                // (A file shared with other readers has its length from its header.)
+                FrameReader::At(_) => Ok(0),
                 FrameReader::Stream(r) => r.read(&mut self.bytes[filled..]),
             };
             match n {
@@ -176,14 +238,19 @@ impl FrameFile {
     /// Moves to frame `position` (the end, past it); `Ok(false)` for a stream.
     /// Whether it can seek: a file can, a stream cannot.
     pub(crate) fn seekable(&self) -> bool {
-        matches!(self.reader, FrameReader::File(_))
+        matches!(self.reader, FrameReader::File(_) | FrameReader::At(_))
     }
 
     pub(crate) fn seek(&mut self, position: u64) -> Result<bool, InputError> {
-        let FrameReader::File(reader) = &mut self.reader else {
-            return Ok(false);
-        };
         let position = self.frames.map_or(position, |n| position.min(n));
+        let reader = match &mut self.reader {
+            FrameReader::File(reader) => reader,
+            FrameReader::At(_) => {
+                self.position = position;
+                return Ok(true);
+            }
+            FrameReader::Stream(_) => return Ok(false),
+        };
         reader
             .seek(SeekFrom::Start(
                 self.data_start + position * self.frame_bytes as u64,

@@ -60,6 +60,12 @@ pub trait SampleSource: Send {
     fn seekable(&self) -> bool {
         true
     }
+    /// A second reader of the same samples with a position of its own, so that each worker
+    /// of a sweep can read its own windows; `None` when the source cannot have one (a
+    /// stream, a decoder).
+    fn try_clone(&self) -> Option<Box<dyn SampleSource>> {
+        None
+    }
 }
 
 /// The input could not be opened or read.
@@ -214,5 +220,9 @@ impl SampleSource for MemorySource {
             .unwrap_or(usize::MAX)
             .min(self.samples.len());
         Ok(true)
+    }
+
+    fn try_clone(&self) -> Option<Box<dyn SampleSource>> {
+        Some(Box::new(self.clone()))
     }
 }

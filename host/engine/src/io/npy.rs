@@ -167,6 +167,14 @@ impl SampleSource for NpySource {
     fn seek(&mut self, position: u64) -> Result<bool, InputError> {
         self.file.seek(position)
     }
+
+    fn try_clone(&self) -> Option<Box<dyn SampleSource>> {
+        Some(Box::new(NpySource {
+            file: self.file.try_clone()?,
+            item: self.item,
+            big_endian: self.big_endian,
+        }))
+    }
 }
 
 #[cfg(test)]

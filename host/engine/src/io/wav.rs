@@ -304,6 +304,14 @@ impl SampleSource for WavSource {
         self.file.seekable()
     }
 
+    fn try_clone(&self) -> Option<Box<dyn SampleSource>> {
+        Some(Box::new(WavSource {
+            file: self.file.try_clone()?,
+            samples: self.samples,
+            sample_rate: self.sample_rate,
+        }))
+    }
+
     fn seek(&mut self, position: u64) -> Result<bool, InputError> {
         self.file.seek(position)
     }
