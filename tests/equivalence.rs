@@ -195,3 +195,51 @@ proptest! {
         prop_assert_eq!(rows.rows(), expected);
     }
 }
+
+/// The band's rows of a pipeline whose FFT the planner fuses into its band-pass, or not (a
+/// checkpointed FFT is not fused), in `mode`.
+fn band_rows(
+    (window, hop, block): (usize, usize, usize),
+    (lo_hz, hi_hz): (f64, f64),
+    mode: &str,
+    fused: bool,
+    samples: &[f32],
+) -> sqrtspace::Tensor {
+    let spec = crate::common::spec(&format!(
+        r#"(window: {window}, hop: {hop}, sample_rate: 1000, block: {block}, mode: {mode},
+            stages: [(name: "fft", inputs: ["input"], op: WindowFft(window: Hann),
+                      checkpoint: {}),
+                     (name: "band", inputs: ["fft"], op: Bandpass(lo_hz: {lo_hz:?}, hi_hz: {hi_hz:?}))])"#,
+        !fused
+    ));
+    let plan = sqrtspace::Plan::new(&spec, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.nodes()[1].fused_into.is_some(), fused);
+    sqrtspace::evaluate(&plan, samples.to_vec(), WindowRange::all()).expect("runs")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The planner's fused FFT and band-pass give the bits of the two stages apart, in both
+    /// modes, for any window (odd, even, tiny), hop, block and band, the whole spectrum
+    /// included.
+    #[test]
+    fn a_fused_fft_and_bandpass_give_the_bits_of_the_two_apart(
+        window in 1usize..300,
+        hop in 1usize..80,
+        block in 1usize..40,
+        band in (0.0f64..=500.0, 0.0f64..=500.0),
+        samples in proptest::collection::vec(-1.0f32..1.0, 0..3000),
+    ) {
+        let (lo, hi) = if band.0 <= band.1 { band } else { (band.1, band.0) };
+        // A band that holds no bin is refused by both; the whole spectrum instead.
+        let step = 1000.0 / window as f64;
+        let (lo, hi) = if (lo / step).ceil() > (hi / step).floor() { (0.0, 500.0) } else { (lo, hi) };
+        for mode in ["Classic", "Sqrt"] {
+            let sizes = (window, hop, block);
+            let fused = band_rows(sizes, (lo, hi), mode, true, &samples);
+            let apart = band_rows(sizes, (lo, hi), mode, false, &samples);
+            prop_assert!(fused.rows() == apart.rows() && fused.bit_identical(&apart), "{}", mode);
+        }
+    }
+}

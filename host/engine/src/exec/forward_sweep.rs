@@ -274,20 +274,25 @@ impl<'p> ForwardSweep<'p> {
         }
         let jobs: Vec<(u64, usize)> = starts.iter().copied().zip(sizes.iter().copied()).collect();
         let chain = (&self.chain[..], &self.chain_read_after[..]);
-        let mut workers: Vec<(&mut Runner<'p>, &mut Framer)> =
-            self.runners.iter_mut().zip(framers.iter_mut()).collect();
+        let mut workers: Vec<(&mut Runner<'p>, &mut Framer, usize)> = self
+            .runners
+            .iter_mut()
+            .zip(framers.iter_mut())
+            .enumerate()
+            .map(|(i, (runner, framer))| (runner, framer, i))
+            .collect();
         let done = on_workers(
             self.pool.as_deref(),
             &mut workers,
             &jobs,
-            |(runner, framer), &(t0, rows)| -> Result<_, ExecError> {
+            |(runner, framer, worker), &(t0, rows)| -> Result<_, ExecError> {
                 let input = framer.frame(t0, rows)?;
                 let outs = if input.rows() > 0 {
                     run_chain(plan, runner, chain, &input, t0)?
                 } else {
                     Vec::new()
                 };
-                Ok((input, outs))
+                Ok((input, outs, *worker))
             },
         )?;
         drop(workers);
@@ -295,20 +300,22 @@ impl<'p> ForwardSweep<'p> {
         let kept = done
             .iter()
             .zip(sizes)
-            .position(|((input, _), &rows)| input.rows() < rows)
+            .position(|((input, ..), &rows)| input.rows() < rows)
             .map_or(done.len(), |short| short + 1);
-        if done[kept..].iter().any(|(input, _)| input.rows() > 0) {
+        if done[kept..].iter().any(|(input, ..)| input.rows() > 0) {
             return Err(ExecError::Internal(
                 "the workers' framers disagree on where the input ends".into(),
             ));
         }
-        let ended = kept < done.len() || done.last().is_some_and(|(input, _)| input.rows() == 0);
+        let ended = kept < done.len() || done.last().is_some_and(|(input, ..)| input.rows() == 0);
         let mut parts = Vec::with_capacity(kept);
         let mut per_part = Vec::with_capacity(kept);
-        for (input, outs) in done.into_iter().take(kept) {
+        let mut framed_by = Vec::with_capacity(kept);
+        for (input, outs, framer) in done.into_iter().take(kept) {
             if input.rows() > 0 {
                 parts.push(input);
                 per_part.push(outs);
+                framed_by.push(framer);
             }
         }
         if parts.is_empty() {
@@ -329,9 +336,11 @@ impl<'p> ForwardSweep<'p> {
         starts.truncate(parts.len());
         outputs[INPUT_NODE] = Some(parts);
         let target = self.step_after_prefix(&starts, end, outputs)?;
-        // Spent input buffers go back to the framers, whichever worker framed them.
-        for (i, spent) in self.take_spent_input().into_iter().enumerate() {
-            framers[i % framers.len()].recycle(spent);
+        // Each spent input buffer goes back to the framer that filled it: a worker that takes
+        // more parts than another (the machine is busy) then reuses its own buffers rather
+        // than allocating while the other's spares pile up.
+        for (spent, worker) in self.take_spent_input().into_iter().zip(framed_by) {
+            framers[worker].recycle(spent);
         }
         Ok((target, ended))
     }
@@ -723,6 +732,11 @@ fn run_framing_on_workers(
         .min(framer.total_windows().unwrap_or(u64::MAX));
     let block = sweep.plan.block.max(1) as u64;
     let batch = sweep.plan.parts_per_batch(sweep.workers());
+    // Each framer keeps buffers for its share of a batch, and one more for a busy moment's
+    // extra part: with the batch being computed, about two batches of parts at most.
+    for framer in &mut framers {
+        framer.keep_spares(batch.div_ceil(sweep.workers()) + 1);
+    }
     let mut written = 0;
     let result = loop {
         let first = sweep.done();

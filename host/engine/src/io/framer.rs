@@ -123,8 +123,9 @@ struct Frames<B, S> {
     /// Total records, once the end has been seen (or known from the header).
     end: Option<u64>,
     read: u64,
-    /// Blocks' buffers handed back, to frame the next blocks into (at most [`SPARES`]).
+    /// Blocks' buffers handed back, to frame the next blocks into (at most `spares`).
     spare: Vec<B>,
+    spares: usize,
     /// What the records are called in messages.
     unit: &'static str,
 }
@@ -141,6 +142,7 @@ impl<B: Buffer, S: Records<B>> Frames<B, S> {
             position: 0,
             read: 0,
             spare: Vec::new(),
+            spares: SPARES,
             unit,
         }
     }
@@ -227,7 +229,7 @@ impl<B: Buffer, S: Records<B>> Frames<B, S> {
     }
 
     fn recycle(&mut self, block: Tensor) {
-        if self.spare.len() < SPARES
+        if self.spare.len() < self.spares
             && let Some(mut values) = B::unwrap(block.into_data())
         {
             values.clear();
@@ -341,6 +343,15 @@ impl Framer {
             return None;
         };
         Some(Framer::new(f.source.try_clone()?, f.window, f.hop))
+    }
+
+    /// Keeps at most `blocks` buffers handed back for reuse (the rest are freed): one of
+    /// several framers needs only its share of a batch.
+    pub(crate) fn keep_spares(&mut self, blocks: usize) {
+        frames!(&mut self.input, f => {
+            f.spares = blocks;
+            f.spare.truncate(blocks);
+        })
     }
 
     /// Counts records that other framers of its source read for it (see
