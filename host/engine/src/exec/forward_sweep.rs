@@ -235,22 +235,29 @@ impl<'p> ForwardSweep<'p> {
             let chain = (&self.chain[..], &self.chain_read_after[..]);
             let runners = &mut self.runners;
             let jobs: Vec<(&Tensor, u64)> = parts.iter().zip(starts.iter().copied()).collect();
-            let mut per_part = on_workers(pool, runners, &jobs, |runner, &(input, t0)| {
+            let per_part = on_workers(pool, runners, &jobs, |runner, &(input, t0)| {
                 run_chain(plan, runner, chain, input, t0)
             })?;
-            for (k, &id) in chain.0.iter().enumerate() {
-                outputs[id] = Some(
-                    per_part
-                        .iter_mut()
-                        .map(|outs| {
-                            std::mem::replace(&mut outs[k], Tensor::empty(&nodes[id].port.layout))
-                        })
-                        .collect(),
-                );
-            }
+            self.chain_outputs(per_part, &mut outputs);
         }
         outputs[INPUT_NODE] = Some(parts);
         self.step_after_prefix(&starts, end, outputs)
+    }
+
+    /// Each chain stage's parts, into `outputs`, from each part's outputs in chain order.
+    fn chain_outputs(&self, per_part: Vec<Vec<Tensor>>, outputs: &mut [Option<Vec<Tensor>>]) {
+        let mut per_part: Vec<_> = per_part.into_iter().map(Vec::into_iter).collect();
+        for &id in &self.chain {
+            outputs[id] = Some(
+                per_part
+                    .iter_mut()
+                    .map(|outs| {
+                        outs.next()
+                            .unwrap_or_else(|| Tensor::empty(&self.plan.nodes()[id].port.layout))
+                    })
+                    .collect(),
+            );
+        }
     }
 
     /// Frames and computes parts of `sizes` windows from window `done`, as [`ForwardSweep::step`]
@@ -322,16 +329,7 @@ impl<'p> ForwardSweep<'p> {
             return Ok((Vec::new(), true));
         }
         let mut outputs: Vec<Option<Vec<Tensor>>> = vec![None; nodes.len()];
-        for (k, &id) in self.chain.iter().enumerate() {
-            outputs[id] = Some(
-                per_part
-                    .iter_mut()
-                    .map(|outs| {
-                        std::mem::replace(&mut outs[k], Tensor::empty(&nodes[id].port.layout))
-                    })
-                    .collect(),
-            );
-        }
+        self.chain_outputs(per_part, &mut outputs);
         let end = starts[parts.len() - 1] + parts[parts.len() - 1].rows() as u64;
         starts.truncate(parts.len());
         outputs[INPUT_NODE] = Some(parts);

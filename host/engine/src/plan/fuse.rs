@@ -7,7 +7,7 @@
 //! same FFT, and a band-pass copies bins. Nothing changes for a user but the time and the
 //! plan, which names the fusion; the FFT stage stays in the graph, read by no one.
 
-use super::{BuildContext, Decision, Node, NodeId, PlanError, Port, graph};
+use super::{Decision, Node, NodeId, PlanError, build_context, graph, input_ports};
 use crate::spec::{OpSpec, Spec};
 use crate::stage::builtin::window_fft;
 
@@ -35,23 +35,15 @@ pub(super) fn fft_into_bandpass(
         if readers > 1 || fft_id == target || nodes[fft_id].checkpoint_output {
             continue;
         }
-        let ports: Vec<Port> = nodes[fft_id]
-            .inputs
-            .iter()
-            .map(|&i| nodes[i].port.clone())
-            .collect();
-        let ctx = BuildContext {
-            inputs: &ports,
-            sample_rate: f64::from(spec.sample_rate),
-            window: spec.window,
-            hop: spec.hop,
-            base_dir: spec.base_dir.as_deref(),
-        };
-        let fused = window_fft::build_band(fft, band, &ctx).map_err(|source| PlanError::Stage {
-            stage: band_stage.name.clone(),
-            op: band_stage.op.name(),
-            source,
-        })?;
+        let ports = input_ports(nodes, fft_id);
+        let fused =
+            window_fft::build_band(fft, band, &build_context(spec, &ports)).map_err(|source| {
+                PlanError::Stage {
+                    stage: band_stage.name.clone(),
+                    op: band_stage.op.name(),
+                    source,
+                }
+            })?;
         let (kept, bins) = (
             fused
                 .output()

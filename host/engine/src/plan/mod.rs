@@ -625,6 +625,26 @@ pub(crate) fn build_operator(
     }
 }
 
+/// The ports of node `id`'s inputs, in order.
+fn input_ports(nodes: &[Node], id: NodeId) -> Vec<Port> {
+    nodes[id]
+        .inputs
+        .iter()
+        .map(|&i| nodes[i].port.clone())
+        .collect()
+}
+
+/// What an operator of `spec` with inputs `ports` is built against.
+fn build_context<'a>(spec: &'a Spec, ports: &'a [Port]) -> BuildContext<'a> {
+    BuildContext {
+        inputs: ports,
+        sample_rate: f64::from(spec.sample_rate),
+        window: spec.window,
+        hop: spec.hop,
+        base_dir: spec.base_dir.as_deref(),
+    }
+}
+
 /// Builds each node's operator; returns the plugins loaded for them.
 fn build_operators(
     spec: &Spec,
@@ -634,18 +654,8 @@ fn build_operators(
     let mut plugins = Vec::new();
     for id in 1..nodes.len() {
         let stage = graph::stage_spec(spec, &nodes[id].name);
-        let ports: Vec<Port> = nodes[id]
-            .inputs
-            .iter()
-            .map(|&i| nodes[i].port.clone())
-            .collect();
-        let ctx = BuildContext {
-            inputs: &ports,
-            sample_rate: f64::from(spec.sample_rate),
-            window: spec.window,
-            hop: spec.hop,
-            base_dir: spec.base_dir.as_deref(),
-        };
+        let ports = input_ports(nodes, id);
+        let ctx = build_context(spec, &ports);
         // A plugin's state limit defaults to the pipeline's.
         let op_spec = match &stage.op {
             OpSpec::Plugin(p) if p.max_state.is_none() => OpSpec::Plugin(crate::spec::PluginSpec {
