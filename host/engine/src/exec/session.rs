@@ -39,6 +39,8 @@ pub struct Session<'p> {
     capacity: usize,
     /// Windows computed so far (every needed stage is at the same window).
     done: u64,
+    /// Blocks a batch of the sweep takes (the plan's rule for its workers, worked out once).
+    batch: usize,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -69,9 +71,11 @@ impl<'p> Session<'p> {
             .input_buffer_blocks
             .saturating_mul(plan.hop)
             .saturating_add(plan.window);
+        let sweep = ForwardSweep::new(plan, plan.max_workers)?;
         Ok(Session {
             plan,
-            sweep: ForwardSweep::new(plan, plan.max_workers)?,
+            batch: plan.parts_per_batch(sweep.workers()),
+            sweep,
             buffer: Vec::new(),
             buffer_start: 0,
             capacity,
@@ -149,7 +153,7 @@ impl<'p> Session<'p> {
         let end = t.min(self.windows_available());
         let block = self.plan.block.max(1) as u64;
         while self.done < end {
-            let batch = self.plan.parts_per_batch(self.sweep.workers());
+            let batch = self.batch;
             let mut parts = Vec::with_capacity(batch);
             let mut t0 = self.done;
             while parts.len() < batch && t0 < end {
